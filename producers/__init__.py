@@ -1,0 +1,1 @@
+"""Producers: publish purchases and customer profiles to Kafka."""

@@ -1,0 +1,1 @@
+"""segstream: near-real-time customer segmentation on Kafka, Spark and Delta Lake."""

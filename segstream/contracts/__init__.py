@@ -1,0 +1,1 @@
+"""Data contracts: the event schema and the Delta table names and schemas."""

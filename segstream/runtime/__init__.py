@@ -1,0 +1,1 @@
+"""Local runtime: JVM jars, the embedded Kafka broker and process supervision."""

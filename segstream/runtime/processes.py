@@ -1,0 +1,90 @@
+"""Pid files and the stopping of detached processes."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+
+_PR_SET_PDEATHSIG = 1
+
+
+def read_pid(pid_file: Path, marker: str) -> int | None:
+    """The pid in `pid_file` if that process is alive and its command line has `marker`.
+
+    A stale file (dead process, or a pid reused by something else) is removed.
+    """
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+    try:
+        proc = psutil.Process(pid)
+        alive = proc.status() != psutil.STATUS_ZOMBIE and marker in " ".join(proc.cmdline())
+    except psutil.Error:
+        alive = False
+    if not alive:
+        pid_file.unlink(missing_ok=True)
+        return None
+    return pid
+
+
+def terminate(pid: int, timeout_s: float) -> bool:
+    """SIGTERM, wait up to `timeout_s`, then SIGKILL. Returns True if it stopped on SIGTERM."""
+    try:
+        proc = psutil.Process(pid)
+        proc.terminate()
+        proc.wait(timeout_s)
+        return True
+    except psutil.NoSuchProcess:
+        return True
+    except psutil.TimeoutExpired:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
+            proc.wait(10)
+        return False
+
+
+def die_with_parent() -> None:
+    """For `preexec_fn`: the child gets SIGTERM when its parent dies, even by SIGKILL."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+def free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(predicate: Callable[[], object], timeout_s: float, interval_s: float = 0.25) -> bool:
+    """Polls `predicate` until it returns truthy or the time is up."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval_s)
+    return bool(predicate())
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE

@@ -1,0 +1,66 @@
+"""Broker reachability and the topics segstream needs (embedded broker or external cluster)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any
+
+from kafka.admin import KafkaAdminClient
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from segstream.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _admin(settings: Settings, timeout_ms: int) -> Any:
+    return KafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers,
+        client_id="segstream-admin",
+        request_timeout_ms=timeout_ms,
+        bootstrap_timeout_ms=timeout_ms,
+        **settings.kafka_client_options(),
+    )
+
+
+def broker_answers(settings: Settings, timeout_ms: int = 2000) -> bool:
+    """True when the cluster answers a metadata request."""
+    try:
+        admin = _admin(settings, timeout_ms)
+    except (KafkaError, OSError):
+        return False
+    try:
+        admin.list_topics()
+        return True
+    except (KafkaError, OSError):
+        return False
+    finally:
+        with contextlib.suppress(Exception):
+            admin.close()
+
+
+def topic_specs(settings: Settings) -> dict[str, dict[str, Any]]:
+    return {
+        settings.topic_transactions: {"num_partitions": settings.topic_partitions},
+        # Latest profile per customer id is all anyone needs: compaction keeps exactly that.
+        settings.topic_customers: {
+            "num_partitions": settings.topic_partitions,
+            "configs": {"cleanup.policy": "compact"},
+        },
+    }
+
+
+def ensure_topics(settings: Settings) -> list[str]:
+    """Creates the missing topics; returns the names it created."""
+    admin = _admin(settings, 30_000)
+    try:
+        existing = set(admin.list_topics())
+        missing = {n: s for n, s in topic_specs(settings).items() if n not in existing}
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                admin.create_topics(missing, wait_for_metadata=True)
+            log.info("created topics %s", ", ".join(sorted(missing)))
+        return sorted(missing)
+    finally:
+        admin.close()

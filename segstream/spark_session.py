@@ -1,0 +1,82 @@
+"""The one place a SparkSession is built: Delta enabled, sized for the machine.
+
+Locally it runs `spark_master` with the cached Kafka-source and Delta jars and never touches
+the network. Under `spark-submit` the master, jars and packages given there are respected.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from segstream.config import LOOPBACK, Settings
+from segstream.runtime import jars
+
+log = logging.getLogger(__name__)
+
+_SPARK_LOG4J2 = """\
+rootLogger.level = warn
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n%ex
+logger.kafka.name = org.apache.kafka
+logger.kafka.level = error
+logger.netutil.name = org.apache.hadoop.util.NativeCodeLoader
+logger.netutil.level = error
+"""
+
+
+def under_spark_submit() -> bool:
+    # spark-submit starts the Python driver with the JVM gateway already running.
+    return "PYSPARK_GATEWAY_PORT" in os.environ
+
+
+def _log4j_file(settings: Settings) -> Path:
+    path = (settings.home / "spark-log4j2.properties").resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.is_file() or path.read_text() != _SPARK_LOG4J2:
+        path.write_text(_SPARK_LOG4J2)
+    return path
+
+
+def get_spark(settings: Settings, app_name: str) -> SparkSession:
+    """Returns the process's SparkSession, creating it on first use."""
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+    builder = (
+        SparkSession.builder.appName(app_name)
+        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+        .config(
+            "spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+        )
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", str(settings.spark_shuffle_partitions))
+        .config("spark.databricks.delta.properties.defaults.enableDeletionVectors", "true")
+        .config(
+            "spark.sql.streaming.stateStore.providerClass",
+            "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider",
+        )
+        .config("spark.sql.warehouse.dir", str((settings.home / "spark-warehouse").resolve()))
+    )
+    if not under_spark_submit():
+        spark_jars = jars.resolve(settings, jars.spark_jars())
+        log4j = f"-Dlog4j2.configurationFile={_log4j_file(settings).as_uri()}"
+        builder = (
+            builder.master(settings.spark_master)
+            .config("spark.jars", ",".join(str(j) for j in spark_jars))
+            .config("spark.driver.memory", settings.spark_driver_memory)
+            .config("spark.driver.host", LOOPBACK)
+            .config("spark.driver.bindAddress", LOOPBACK)
+            .config("spark.ui.enabled", str(settings.spark_ui).lower())
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.driver.extraJavaOptions", log4j)
+            .config("spark.local.dir", str((settings.home / "spark-tmp").resolve()))
+        )
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    return spark

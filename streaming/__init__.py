@@ -1,0 +1,1 @@
+"""The Structured Streaming job: Kafka `transactions` -> Delta events, quarantine, customer_rfm."""

@@ -1,0 +1,214 @@
+"""Pure DataFrame -> DataFrame steps of the stream: parse, validate, project, aggregate."""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from segstream.contracts import quarantine as Q
+from segstream.contracts.events import (
+    EVENT_SCHEMA,
+    EVENT_TYPES,
+    MAX_FUTURE,
+    MAX_MESSAGE_BYTES,
+    MONEY,
+    REQUIRED_FIELDS,
+)
+from segstream.contracts.tables import CUSTOMER_RFM_SCHEMA, EVENTS_SCHEMA
+
+# A JSON number with at most two decimals, as the contract requires of money.
+_MONEY_TEXT = r"^-?[0-9]+(\.[0-9]{1,2})?$"
+
+
+def _reason(rules: list[tuple[Column, str, Column]]) -> tuple[Column, Column]:
+    """The first failing rule's (reason, detail); both null when every rule passes."""
+    (failed, code, text), rest = rules[0], rules[1:]
+    reason, detail = F.when(failed, F.lit(code)), F.when(failed, text)
+    for failed, code, text in rest:
+        reason, detail = reason.when(failed, F.lit(code)), detail.when(failed, text)
+    return reason, detail
+
+
+def parse(raw: DataFrame) -> DataFrame:
+    """Parses Kafka rows (key, value, topic, partition, offset, timestamp) of `transactions`.
+
+    Every input row comes out once, with the event's fields and `reason`/`detail`, which are
+    null for a valid event and name the first broken rule otherwise.
+    """
+    text = F.col("value").cast("string")
+    e = F.col("e")
+    rules: list[tuple[Column, str, Column]] = [
+        (F.col("value").isNull() | (F.length("value") == 0), Q.EMPTY_MESSAGE, F.lit("no value")),
+        (
+            F.length("value") > MAX_MESSAGE_BYTES,
+            Q.OVERSIZED,
+            F.format_string(f"%d bytes > {MAX_MESSAGE_BYTES}", F.length("value")),
+        ),
+        (~F.is_valid_utf8(text), Q.NOT_UTF8, F.lit("value is not valid UTF-8")),
+        (F.json_object_keys(text).isNull(), Q.INVALID_JSON, F.lit("value is not a JSON object")),
+    ]
+    for field in REQUIRED_FIELDS:
+        raw_field = F.get_json_object(text, f"$.{field}")
+        rules.append((raw_field.isNull(), Q.MISSING_FIELD, F.lit(f"missing {field}")))
+        rules.append(
+            (
+                e[field].isNull(),
+                Q.INVALID_TYPE,
+                F.concat(F.lit(f"{field} has a wrong type: "), raw_field),
+            )
+        )
+    event_time = F.try_to_timestamp(e["event_time"])
+    amount_text = F.get_json_object(text, "$.amount")
+    rules += [
+        (
+            ~e["event_type"].isin(*EVENT_TYPES),
+            Q.INVALID_EVENT_TYPE,
+            F.concat(F.lit("unknown event_type "), e["event_type"]),
+        ),
+        (F.trim(e["customer_id"]) == "", Q.EMPTY_CUSTOMER_ID, F.lit("customer_id is empty")),
+        (F.trim(e["event_id"]) == "", Q.MISSING_FIELD, F.lit("event_id is empty")),
+        (F.trim(e["order_id"]) == "", Q.MISSING_FIELD, F.lit("order_id is empty")),
+        (
+            (e["amount"] < 0) | ~amount_text.rlike(_MONEY_TEXT),
+            Q.INVALID_AMOUNT,
+            F.concat(F.lit("amount must be >= 0 with at most two decimals, got "), amount_text),
+        ),
+        (
+            F.exists(e["items"], lambda i: i["quantity"].isNull() | (i["quantity"] <= 0)),
+            Q.INVALID_ITEM,
+            F.lit("item quantity must be an integer > 0"),
+        ),
+        (
+            F.exists(e["items"], lambda i: i["unit_price"].isNull() | (i["unit_price"] < 0)),
+            Q.INVALID_ITEM,
+            F.lit("item unit_price must be a number >= 0"),
+        ),
+        (
+            event_time.isNull(),
+            Q.INVALID_EVENT_TIME,
+            F.concat(F.lit("event_time is not ISO-8601: "), e["event_time"]),
+        ),
+        (
+            event_time
+            > F.current_timestamp() + F.expr(f"INTERVAL {int(MAX_FUTURE.total_seconds())} SECONDS"),
+            Q.FUTURE_EVENT_TIME,
+            F.concat(F.lit("event_time too far in the future: "), e["event_time"]),
+        ),
+    ]
+    reason, detail = _reason(rules)
+    return raw.withColumn("e", F.from_json(text, EVENT_SCHEMA)).select(
+        F.col("key").alias("raw_key"),
+        F.col("value").alias("raw_value"),
+        F.col("topic").alias("kafka_topic"),
+        F.col("partition").alias("kafka_partition"),
+        F.col("offset").alias("kafka_offset"),
+        F.col("timestamp").alias("kafka_timestamp"),
+        "e",
+        event_time.alias("event_ts"),
+        reason.alias("reason"),
+        detail.alias("detail"),
+    )
+
+
+def dedupe_key(parsed: DataFrame) -> DataFrame:
+    """Adds the key the stream deduplicates on: the event id of a valid event, and the
+    message's unique Kafka coordinates for a quarantined one (so none is ever dropped)."""
+    coords = F.concat_ws(":", "kafka_topic", "kafka_partition", "kafka_offset")
+    return parsed.withColumn(
+        "dedupe_key",
+        F.when(F.col("reason").isNull(), F.concat(F.lit("e:"), F.col("e.event_id"))).otherwise(
+            F.concat(F.lit("q:"), coords)
+        ),
+    )
+
+
+def valid_events(parsed: DataFrame, batch_id: int) -> DataFrame:
+    """The valid rows, shaped as the `events` table."""
+    e = F.col("e")
+    item_count = F.coalesce(
+        F.aggregate(e["items"], F.lit(0).cast("long"), lambda acc, i: acc + i["quantity"]),
+        F.lit(0).cast("long"),
+    )
+    cols = {
+        "event_id": e["event_id"],
+        "event_type": e["event_type"],
+        "customer_id": e["customer_id"],
+        "order_id": e["order_id"],
+        "event_time": F.col("event_ts"),
+        "event_date": F.to_date("event_ts"),
+        "amount": e["amount"].cast(MONEY),
+        "items": e["items"],
+        "item_count": item_count,
+        "currency": F.coalesce(e["currency"], F.lit("USD")),
+        "channel": e["channel"],
+        "country": e["country"],
+        "produced_at": F.try_to_timestamp(e["produced_at"]),
+        "kafka_topic": F.col("kafka_topic"),
+        "kafka_partition": F.col("kafka_partition"),
+        "kafka_offset": F.col("kafka_offset"),
+        "batch_id": F.lit(batch_id).cast("long"),
+        "ingested_at": F.current_timestamp(),
+    }
+    return parsed.where(F.col("reason").isNull()).select(
+        *[cols[f.name].cast(f.dataType).alias(f.name) for f in EVENTS_SCHEMA.fields]
+    )
+
+
+def quarantined(parsed: DataFrame, batch_id: int) -> DataFrame:
+    """The invalid rows, shaped as the `quarantine` table (raw bytes kept as they came)."""
+    return parsed.where(F.col("reason").isNotNull()).select(
+        "reason",
+        "detail",
+        "raw_key",
+        "raw_value",
+        "kafka_topic",
+        "kafka_partition",
+        "kafka_offset",
+        "kafka_timestamp",
+        F.lit(batch_id).cast("long").alias("batch_id"),
+        F.current_timestamp().alias("quarantined_at"),
+    )
+
+
+def rfm_deltas(events: DataFrame) -> DataFrame:
+    """Per-customer aggregates of a set of events, shaped as `customer_rfm`.
+
+    Merging these into the table (see `RFM_MERGE_UPDATE`) gives the same result as
+    aggregating all events at once: every column is a sum, a min or a max.
+    """
+    purchase = F.col("event_type") == "purchase"
+    ret = F.col("event_type") == "return"
+    zero = F.lit(0).cast(MONEY)
+    gross = F.coalesce(F.sum(F.when(purchase, F.col("amount"))), zero)
+    returns = F.coalesce(F.sum(F.when(ret, F.col("amount"))), zero)
+    return (
+        events.groupBy("customer_id")
+        .agg(
+            F.min(F.when(purchase, F.col("event_time"))).alias("first_purchase_at"),
+            F.max(F.when(purchase, F.col("event_time"))).alias("last_purchase_at"),
+            F.count(F.when(purchase, True)).alias("orders"),
+            gross.cast(MONEY).alias("gross_revenue"),
+            returns.cast(MONEY).alias("returns_amount"),
+            (gross - returns).cast(MONEY).alias("monetary"),
+            F.coalesce(F.sum(F.when(purchase, F.col("item_count"))), F.lit(0))
+            .cast("long")
+            .alias("items"),
+            F.max("event_time").alias("last_event_at"),
+            F.current_timestamp().alias("updated_at"),
+        )
+        .select(*[F.col(f.name).cast(f.dataType) for f in CUSTOMER_RFM_SCHEMA.fields])
+    )
+
+
+# How a batch's deltas `s` combine with a customer's row `t` in `customer_rfm`.
+RFM_MERGE_UPDATE = {
+    "first_purchase_at": "least(t.first_purchase_at, s.first_purchase_at)",
+    "last_purchase_at": "greatest(t.last_purchase_at, s.last_purchase_at)",
+    "orders": "t.orders + s.orders",
+    "gross_revenue": "CAST(t.gross_revenue + s.gross_revenue AS DECIMAL(18,2))",
+    "returns_amount": "CAST(t.returns_amount + s.returns_amount AS DECIMAL(18,2))",
+    "monetary": "CAST(t.monetary + s.monetary AS DECIMAL(18,2))",
+    "items": "t.items + s.items",
+    "last_event_at": "greatest(t.last_event_at, s.last_event_at)",
+    "updated_at": "s.updated_at",
+}

@@ -1,0 +1,65 @@
+"""Shared fixtures: one real broker and one local SparkSession per test session, each on free
+ports and temporary folders, started by segstream's own runtime code."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from segstream.config import LOOPBACK, Settings, load_settings
+from segstream.runtime.processes import free_port
+
+
+def make_settings(root: Path, **overrides: object) -> Settings:
+    """Settings isolated under `root`, with free broker ports; jars stay in the shared cache."""
+    values: dict[str, object] = {
+        "lake": root / "lake",
+        "home": root / "home",
+        "kafka_port": free_port(LOOPBACK),
+        "kafka_controller_port": free_port(LOOPBACK),
+    }
+    values.update(overrides)
+    return load_settings(**values)
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that gives a `segstream` subprocess these settings."""
+    from segstream.demo import child_env
+
+    return child_env(settings)
+
+
+@pytest.fixture(scope="session")
+def session_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("segstream")
+
+
+@pytest.fixture(scope="session")
+def broker_settings(session_root: Path) -> Iterator[Settings]:
+    """Settings of the session's broker, which is started once and stopped at the end."""
+    from segstream.runtime import kafka_broker, topics
+
+    settings = make_settings(session_root)
+    kafka_broker.start(settings)
+    topics.ensure_topics(settings)
+    yield settings
+    kafka_broker.stop(settings)
+
+
+@pytest.fixture(scope="session")
+def spark(session_root: Path):  # type: ignore[no-untyped-def]
+    from segstream.spark_session import get_spark
+
+    session = get_spark(make_settings(session_root / "spark"), "segstream-tests")
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def no_segstream_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in list(os.environ):
+        if key.startswith("SEGSTREAM_"):
+            monkeypatch.delenv(key)

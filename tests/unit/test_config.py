@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from segstream.cli import main
+from segstream.config import ConfigError, load_settings
+
+pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("no_segstream_env")]
+
+
+def test_defaults_follow_the_documented_names() -> None:
+    s = load_settings()
+    assert s.lake == Path("./lake")
+    assert s.home == Path("./.segstream")
+    assert s.embedded_kafka
+    assert s.bootstrap_servers == "127.0.0.1:9092"
+    assert s.checkpoint_path("transactions") == (Path("lake") / "checkpoints" / "transactions").resolve()
+
+
+def test_environment_is_read_and_flags_win(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEGSTREAM_LAKE", "/data/lake")
+    monkeypatch.setenv("SEGSTREAM_KAFKA_PORT", "19092")
+    monkeypatch.setenv("SEGSTREAM_KAFKA_BOOTSTRAP", "k1:9092,k2:9092")
+    s = load_settings(kafka_port=29092, lake=None)
+    assert s.lake == Path("/data/lake")
+    assert s.kafka_port == 29092
+    assert not s.embedded_kafka
+    assert s.bootstrap_servers == "k1:9092,k2:9092"
+    assert s.spark_kafka_options()["kafka.bootstrap.servers"] == "k1:9092,k2:9092"
+
+
+def test_bad_value_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEGSTREAM_KAFKA_PORT", "ninety")
+    with pytest.raises(ConfigError, match="SEGSTREAM_KAFKA_PORT"):
+        load_settings()
+
+
+def test_unknown_setting_is_refused() -> None:
+    with pytest.raises(ConfigError, match="SEGSTREAM_KAFKA_PROT"):
+        load_settings(kafka_prot=1)
+
+
+def test_sasl_needs_credentials_and_secrets_are_masked(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(ConfigError, match="kafka_sasl_mechanism"):
+        load_settings(kafka_security_protocol="SASL_SSL")
+    s = load_settings(
+        kafka_security_protocol="SASL_SSL",
+        kafka_sasl_mechanism="SCRAM-SHA-512",
+        kafka_sasl_username="app",
+        kafka_sasl_password="hunter2",
+    )
+    assert "hunter2" not in json.dumps(s.masked())
+    assert s.kafka_client_options()["sasl_plain_password"] == "hunter2"
+    assert 'password="hunter2"' in s.spark_kafka_options()["kafka.sasl.jaas.config"]
+
+
+def test_config_command_prints_masked_settings(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SEGSTREAM_KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT")
+    monkeypatch.setenv("SEGSTREAM_KAFKA_SASL_MECHANISM", "PLAIN")
+    monkeypatch.setenv("SEGSTREAM_KAFKA_SASL_USERNAME", "app")
+    monkeypatch.setenv("SEGSTREAM_KAFKA_SASL_PASSWORD", "hunter2")
+    assert main(["config", "--kafka-port", "19092"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["kafka_port"] == 19092
+    assert printed["kafka_sasl_password"] == "**********"
+
+
+def test_cli_reports_a_bad_setting_with_exit_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SEGSTREAM_TOPIC_PARTITIONS", "0")
+    assert main(["config"]) == 2
+    assert "SEGSTREAM_TOPIC_PARTITIONS" in capsys.readouterr().err
