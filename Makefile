@@ -29,7 +29,7 @@ test: setup lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: setup
-	$(BIN)/python -m bench.run_all
+	$(BIN)/python -m bench.startup
 
 clean:
 	-$(BIN)/segstream kafka stop

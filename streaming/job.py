@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 import time
 import uuid
@@ -170,7 +171,6 @@ def run(settings: Settings, once: bool = False) -> None:
 
 def main() -> None:
     """Entry point under spark-submit: `spark-submit streaming/job.py [--once]`."""
-    import sys
 
     from segstream.cli import main as cli_main
 

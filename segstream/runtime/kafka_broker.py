@@ -192,6 +192,9 @@ def _server_properties(settings: Settings, paths: BrokerPaths) -> str:
         "share.coordinator.state.topic.replication.factor": "1",
         "share.coordinator.state.topic.min.isr": "1",
         "group.initial.rebalance.delay.ms": "0",
+        # After a kill the restarted broker waits for its old session to expire: keep it short.
+        "broker.heartbeat.interval.ms": "500",
+        "broker.session.timeout.ms": "3000",
         "auto.create.topics.enable": "false",
         "log.retention.hours": "-1",
         "message.max.bytes": str(4 * 1024 * 1024),

@@ -17,7 +17,10 @@ def test_defaults_follow_the_documented_names() -> None:
     assert s.home == Path("./.segstream")
     assert s.embedded_kafka
     assert s.bootstrap_servers == "127.0.0.1:9092"
-    assert s.checkpoint_path("transactions") == (Path("lake") / "checkpoints" / "transactions").resolve()
+    assert (
+        s.checkpoint_path("transactions")
+        == (Path("lake") / "checkpoints" / "transactions").resolve()
+    )
 
 
 def test_environment_is_read_and_flags_win(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,7 +17,9 @@ OPTIONS = GeneratorOptions(customers=20, seed=7, start=datetime(2024, 1, 1, tzin
 def test_same_seed_same_events_other_seed_other_events() -> None:
     first = list(itertools.islice(generate(OPTIONS), 500))
     again = list(itertools.islice(generate(OPTIONS), 500))
-    other = list(itertools.islice(generate(GeneratorOptions(customers=20, seed=8, start=OPTIONS.start)), 500))
+    other = list(
+        itertools.islice(generate(GeneratorOptions(customers=20, seed=8, start=OPTIONS.start)), 500)
+    )
     assert first == again
     assert first != other
 

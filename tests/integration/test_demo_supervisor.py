@@ -1,0 +1,59 @@
+"""`segstream demo` brings up broker, simulator and stream; Ctrl-C leaves nothing behind."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+from segstream.contracts import tables
+from segstream.runtime.processes import wait_for
+from tests.conftest import make_settings, settings_env
+
+pytestmark = pytest.mark.integration
+
+
+def our_processes(home: Path) -> list[psutil.Process]:
+    """Every process started with this demo's SEGSTREAM_HOME in its environment."""
+    marker = str(home.resolve())
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get("SEGSTREAM_HOME") == marker:
+                found.append(proc)
+        except psutil.Error:
+            continue
+    return found
+
+
+def test_ctrl_c_stops_every_process_of_the_demo(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    env = settings_env(settings)
+    log = (tmp_path / "demo.log").open("wb")
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "segstream.cli", "demo", "--rate", "100"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    rfm_log = settings.table_path(tables.CUSTOMER_RFM) / "_delta_log"
+    try:
+        # Table creation is commit 0; a later commit is a micro-batch's merge.
+        assert wait_for(lambda: len(list(rfm_log.glob("*.json"))) >= 2, 240, 1.0), (
+            tmp_path / "demo.log"
+        ).read_text()
+        kinds = {" ".join(p.cmdline()) for p in our_processes(settings.home)}
+        assert any("kafka.Kafka" in c for c in kinds), kinds
+        assert any("simulate" in c for c in kinds), kinds
+        assert any("org.apache.spark.deploy.SparkSubmit" in c for c in kinds), kinds
+    finally:
+        demo.send_signal(signal.SIGINT)
+        code = demo.wait(180)
+        log.close()
+    assert code == 0, (tmp_path / "demo.log").read_text()
+    leftovers = our_processes(settings.home)
+    assert leftovers == [], [" ".join(p.cmdline())[:200] for p in leftovers]

@@ -1,0 +1,177 @@
+"""The stream's pure steps on tiny DataFrames: exact reasons, exact aggregates."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from decimal import Decimal
+
+import pytest
+from pyspark.sql import Row
+from pyspark.sql import types as T
+from pyspark.testing import assertDataFrameEqual
+
+from segstream.contracts import quarantine as Q
+from streaming import transforms
+
+pytestmark = pytest.mark.spark
+
+RAW_SCHEMA = T.StructType(
+    [
+        T.StructField("key", T.BinaryType()),
+        T.StructField("value", T.BinaryType()),
+        T.StructField("topic", T.StringType()),
+        T.StructField("partition", T.IntegerType()),
+        T.StructField("offset", T.LongType()),
+        T.StructField("timestamp", T.TimestampType()),
+    ]
+)
+
+GOOD = {
+    "event_id": "e1",
+    "event_type": "purchase",
+    "customer_id": "c1",
+    "order_id": "o1",
+    "event_time": "2024-01-02T03:04:05.123456+00:00",
+    "amount": 10.5,
+    "items": [{"sku": "s", "category": "books", "quantity": 2, "unit_price": 5.25}],
+}
+
+
+def _with(**changes: object) -> bytes:
+    body = {**GOOD, **changes}
+    return json.dumps({k: v for k, v in body.items() if v is not ...}).encode()
+
+
+CASES: list[tuple[bytes | None, str | None]] = [
+    (_with(), None),
+    (b"", Q.EMPTY_MESSAGE),
+    (b"x" * 70_000, Q.OVERSIZED),
+    (b'{"event_id": "\xff\xfe"}', Q.NOT_UTF8),
+    (b"{not json", Q.INVALID_JSON),
+    (b"[1, 2]", Q.INVALID_JSON),
+    (_with(event_id=...), Q.MISSING_FIELD),
+    (_with(amount="abc"), Q.INVALID_TYPE),
+    (_with(event_type="refund"), Q.INVALID_EVENT_TYPE),
+    (_with(customer_id="  "), Q.EMPTY_CUSTOMER_ID),
+    (_with(amount=-1.25), Q.INVALID_AMOUNT),
+    (_with(amount=1.234), Q.INVALID_AMOUNT),
+    (_with(items=[{"sku": "s", "quantity": 0, "unit_price": 1.0}]), Q.INVALID_ITEM),
+    (_with(event_time="yesterday"), Q.INVALID_EVENT_TIME),
+    (_with(event_time="2999-01-01T00:00:00+00:00"), Q.FUTURE_EVENT_TIME),
+]
+
+
+def test_each_message_gets_the_reason_of_its_first_broken_rule(spark) -> None:  # type: ignore[no-untyped-def]
+    rows = [
+        (b"k", value, "t", 0, offset, datetime(2024, 1, 1))
+        for offset, (value, _) in enumerate(CASES)
+    ]
+    parsed = transforms.parse(spark.createDataFrame(rows, RAW_SCHEMA))
+    got = {r.kafka_offset: r.reason for r in parsed.select("kafka_offset", "reason").collect()}
+    assert got == {offset: reason for offset, (_, reason) in enumerate(CASES)}
+
+    bad = transforms.quarantined(parsed, batch_id=7).collect()
+    assert len(bad) == len(CASES) - 1
+    assert {bytes(r.raw_value) for r in bad} == {v for v, reason in CASES if reason}
+    assert all(r.batch_id == 7 and r.detail for r in bad)
+
+    good = transforms.valid_events(parsed, batch_id=7).collect()
+    assert [(g.event_id, g.amount, g.item_count, g.event_time) for g in good] == [
+        ("e1", Decimal("10.50"), 2, datetime(2024, 1, 2, 3, 4, 5, 123456))
+    ]
+
+
+def test_valid_messages_are_deduplicated_by_event_id_and_bad_ones_never(spark) -> None:  # type: ignore[no-untyped-def]
+    rows = [
+        (b"k", _with(), "t", 0, 0, datetime(2024, 1, 1)),
+        (b"k", _with(), "t", 1, 5, datetime(2024, 1, 1)),
+        (b"k", b"{bad", "t", 0, 1, datetime(2024, 1, 1)),
+        (b"k", b"{bad", "t", 0, 2, datetime(2024, 1, 1)),
+    ]
+    keyed = transforms.dedupe_key(transforms.parse(spark.createDataFrame(rows, RAW_SCHEMA)))
+    kept = keyed.dropDuplicates(["dedupe_key"]).select("dedupe_key").collect()
+    assert sorted(r.dedupe_key for r in kept) == ["e:e1", "q:t:0:1", "q:t:0:2"]
+
+
+def _events(spark, rows):  # type: ignore[no-untyped-def]
+    return spark.createDataFrame(
+        [
+            Row(customer_id=c, event_type=t, event_time=ts, amount=Decimal(a), item_count=n)
+            for c, t, ts, a, n in rows
+        ],
+        "customer_id string, event_type string, event_time timestamp, amount decimal(18,2), item_count long",
+    )
+
+
+def test_merging_deltas_batch_by_batch_equals_aggregating_everything(spark, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from segstream.contracts.tables import CUSTOMER_RFM_SCHEMA
+    from streaming import sinks
+
+    d = datetime
+    batches = [
+        [("a", "purchase", d(2024, 1, 5), "10.10", 1), ("b", "purchase", d(2024, 1, 6), "5.00", 2)],
+        # late purchase for a, a return for b, and a return for a customer never seen buying
+        [
+            ("a", "purchase", d(2024, 1, 1), "0.01", 3),
+            ("b", "return", d(2024, 1, 7), "2.50", 0),
+            ("c", "return", d(2024, 1, 8), "1.99", 0),
+        ],
+    ]
+    path = tmp_path / "rfm"
+    sinks.ensure_table(spark, path, CUSTOMER_RFM_SCHEMA)
+    for batch_id, batch in enumerate(batches):
+        deltas = transforms.rfm_deltas(_events(spark, batch))
+        sinks.upsert(
+            spark, deltas, path, "customer_id", transforms.RFM_MERGE_UPDATE, "app", batch_id
+        )
+    # a replayed batch changes nothing
+    sinks.upsert(
+        spark,
+        transforms.rfm_deltas(_events(spark, batches[1])),
+        path,
+        "customer_id",
+        transforms.RFM_MERGE_UPDATE,
+        "app",
+        1,
+    )
+    merged = spark.read.format("delta").load(str(path)).drop("updated_at")
+    expected = spark.createDataFrame(
+        [
+            (
+                "a",
+                d(2024, 1, 1),
+                d(2024, 1, 5),
+                2,
+                Decimal("10.11"),
+                Decimal("0.00"),
+                Decimal("10.11"),
+                4,
+                d(2024, 1, 5),
+            ),
+            (
+                "b",
+                d(2024, 1, 6),
+                d(2024, 1, 6),
+                1,
+                Decimal("5.00"),
+                Decimal("2.50"),
+                Decimal("2.50"),
+                2,
+                d(2024, 1, 7),
+            ),
+            (
+                "c",
+                None,
+                None,
+                0,
+                Decimal("0.00"),
+                Decimal("1.99"),
+                Decimal("-1.99"),
+                0,
+                d(2024, 1, 8),
+            ),
+        ],
+        merged.schema,
+    )
+    assertDataFrameEqual(merged, expected)
