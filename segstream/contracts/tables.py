@@ -54,3 +54,58 @@ CUSTOMER_RFM_SCHEMA = T.StructType(
         T.StructField("updated_at", T.TimestampType(), False),
     ]
 )
+
+MODELS_SCHEMA = T.StructType(
+    [
+        T.StructField("version", T.LongType(), False),
+        T.StructField("status", T.StringType(), False),
+        T.StructField("trained_at", T.TimestampType(), False),
+        T.StructField("as_of", T.TimestampType(), False),
+        T.StructField("engine", T.StringType(), False),
+        T.StructField("k", T.IntegerType(), False),
+        T.StructField("rows", T.LongType(), False),
+        T.StructField("record", T.StringType(), False),
+        T.StructField("promoted_at", T.TimestampType()),
+    ]
+)
+
+# Written by the stream (model columns, for touched customers) and by the batch side
+# (everyone at rescore; the classic RFM score columns at `segstream scores`).
+CUSTOMER_SEGMENTS_SCHEMA = T.StructType(
+    [
+        T.StructField("customer_id", T.StringType(), False),
+        T.StructField("segment_id", T.IntegerType(), False),
+        T.StructField("segment_name", T.StringType(), False),
+        T.StructField("model_version", T.LongType(), False),
+        T.StructField("distance", T.DoubleType(), False),
+        T.StructField("recency_days", T.DoubleType(), False),
+        T.StructField("frequency", T.DoubleType(), False),
+        T.StructField("monetary", T.DoubleType(), False),
+        T.StructField("avg_order_value", T.DoubleType(), False),
+        T.StructField("tenure_days", T.DoubleType(), False),
+        T.StructField("as_of", T.TimestampType(), False),
+        T.StructField("scored_at", T.TimestampType(), False),
+        T.StructField("cause", T.StringType(), False),
+        T.StructField("r_score", T.IntegerType()),
+        T.StructField("f_score", T.IntegerType()),
+        T.StructField("m_score", T.IntegerType()),
+        T.StructField("rfm_cell", T.StringType()),
+        T.StructField("rule_segment", T.StringType()),
+        T.StructField("frequency_band", T.StringType()),
+    ]
+)
+
+SEGMENT_HISTORY_SCHEMA = T.StructType(
+    [
+        T.StructField("customer_id", T.StringType(), False),
+        T.StructField("from_segment_id", T.IntegerType()),
+        T.StructField("from_segment_name", T.StringType()),
+        T.StructField("to_segment_id", T.IntegerType(), False),
+        T.StructField("to_segment_name", T.StringType(), False),
+        T.StructField("cause", T.StringType(), False),
+        T.StructField("model_version", T.LongType(), False),
+        T.StructField("event_time", T.TimestampType(), False),
+        T.StructField("processed_at", T.TimestampType(), False),
+        T.StructField("batch_id", T.LongType()),
+    ]
+)

@@ -1,0 +1,1 @@
+"""The batch side: retraining, rescoring, RFM scores, profiles, drift, verification."""

@@ -1,0 +1,1 @@
+"""The segment model: its record, its features, its scoring and its registry."""

@@ -1,0 +1,106 @@
+"""The `models` Delta table: every trained version, and which one is promoted.
+
+Promotion is one Delta commit that flips the old version to `retired` and the new one to
+`promoted`, so a reader at any table version sees exactly one whole promoted model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+
+from delta.tables import DeltaTable
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from segstream.config import Settings
+from segstream.contracts import tables
+from segstream.model.record import SegmentModel
+
+
+class RegistryError(RuntimeError):
+    """A model version is missing or cannot be promoted."""
+
+
+def ensure(spark: SparkSession, settings: Settings) -> str:
+    path = str(settings.table_path(tables.MODELS))
+    DeltaTable.createIfNotExists(spark).location(path).addColumns(tables.MODELS_SCHEMA).execute()
+    return path
+
+
+def table_version(spark: SparkSession, settings: Settings) -> int:
+    """The Delta version of `models`: it changes exactly when a model is added or promoted."""
+    path = ensure(spark, settings)
+    latest = DeltaTable.forPath(spark, path).history(1).select("version").collect()
+    return int(latest[0][0])
+
+
+def _load(row_record: str, status: str) -> SegmentModel:
+    return dataclasses.replace(SegmentModel.from_json(row_record), status=status)  # type: ignore[arg-type]
+
+
+def current(spark: SparkSession, settings: Settings) -> SegmentModel | None:
+    """The promoted model, or None before the first promotion."""
+    path = ensure(spark, settings)
+    rows = spark.read.format("delta").load(path).where("status = 'promoted'").collect()
+    if len(rows) > 1:
+        raise RegistryError(f"{len(rows)} promoted models in {path}: the table was edited by hand")
+    return _load(rows[0].record, rows[0].status) if rows else None
+
+
+def get(spark: SparkSession, settings: Settings, version: int) -> SegmentModel:
+    path = ensure(spark, settings)
+    rows = spark.read.format("delta").load(path).where(F.col("version") == version).collect()
+    if not rows:
+        raise RegistryError(f"no model version {version}")
+    return _load(rows[0].record, rows[0].status)
+
+
+def list_models(spark: SparkSession, settings: Settings) -> list[SegmentModel]:
+    path = ensure(spark, settings)
+    rows = spark.read.format("delta").load(path).orderBy("version").collect()
+    return [_load(r.record, r.status) for r in rows]
+
+
+def next_version(spark: SparkSession, settings: Settings) -> int:
+    path = ensure(spark, settings)
+    top = spark.read.format("delta").load(path).agg(F.max("version")).collect()[0][0]
+    return 1 if top is None else int(top) + 1
+
+
+def register(spark: SparkSession, settings: Settings, model: SegmentModel) -> SegmentModel:
+    """Appends a model as a candidate under the next free version number."""
+    path = ensure(spark, settings)
+    stored = dataclasses.replace(model, version=next_version(spark, settings), status="candidate")
+    row = [
+        (
+            stored.version,
+            "candidate",
+            stored.trained_at,
+            stored.as_of,
+            stored.engine,
+            stored.k,
+            stored.rows,
+            stored.to_json(),
+            None,
+        )
+    ]
+    spark.createDataFrame(row, tables.MODELS_SCHEMA).write.format("delta").mode("append").save(path)
+    return stored
+
+
+def promote(spark: SparkSession, settings: Settings, version: int) -> None:
+    """Makes `version` the promoted model in one commit; the previous one becomes retired."""
+    path = ensure(spark, settings)
+    get(spark, settings, version)
+    DeltaTable.forPath(spark, path).update(
+        condition=(F.col("version") == version) | (F.col("status") == "promoted"),
+        set={
+            "status": F.when(F.col("version") == version, F.lit("promoted")).otherwise(
+                F.lit("retired")
+            ),
+            "promoted_at": F.when(
+                F.col("version") == version, F.lit(datetime.now(UTC)).cast("timestamp")
+            ).otherwise(F.col("promoted_at")),
+        },
+    )
