@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from segstream.contracts.events import Event, Item
@@ -22,7 +22,7 @@ CENTS = Decimal("0.01")
 class GeneratorOptions:
     customers: int = 100
     seed: int = 0
-    start: datetime = datetime(2024, 1, 1)
+    start: datetime = datetime(2024, 1, 1, tzinfo=UTC)
     mean_gap_s: float = 600.0
     return_share: float = 0.05
     same_time_share: float = 0.05

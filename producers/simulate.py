@@ -1,68 +1,122 @@
-"""`segstream simulate`: publish generated purchases at a steady rate until told to stop."""
+"""`segstream simulate`: publish the simulated population's messages to Kafka, paced by the
+simulated clock, until told to stop."""
 
 from __future__ import annotations
 
 import logging
-import signal
-import threading
+import math
 import time
+from collections import Counter
 from dataclasses import dataclass
-from types import FrameType
+from datetime import datetime
+from pathlib import Path
 
-from producers.generator import GeneratorOptions, generate
+from producers.clock import DEFAULT_SPEED, SimClock
+from producers.messages import CUSTOMERS, TRANSACTIONS
 from producers.pacing import Pacer
 from producers.publisher import Publisher
+from producers.signals import stop_on_signals
+from producers.simulator import Simulator, SimulatorOptions
+from producers.truth import TruthLog
 from segstream.config import Settings
 
 log = logging.getLogger(__name__)
 
 _PROGRESS_EVERY_S = 5.0
+# Longest single sleep, so limits and signals are noticed while the clock runs slowly.
+_MAX_WAIT_S = 0.5
 
 
 @dataclass(frozen=True)
 class RunLimits:
+    """When to stop; `rate` caps `transactions` messages per second.
+
+    `max_events` counts `transactions` messages (valid and bad), not customer profiles.
+    """
+
     rate: float | None = None
     max_events: int | None = None
     duration_s: float | None = None
 
 
-def run(settings: Settings, options: GeneratorOptions, limits: RunLimits) -> int:
-    """Publishes events until a limit is reached or SIGINT/SIGTERM; returns how many were sent.
+def run(
+    settings: Settings,
+    options: SimulatorOptions,
+    limits: RunLimits,
+    speed: float = DEFAULT_SPEED,
+    truth: Path | None = None,
+) -> int:
+    """Publishes messages until a limit is reached or SIGINT/SIGTERM; returns how many the
+    broker acknowledged (both topics).
 
-    Every sent event is acknowledged by the broker before this returns.
+    A message goes out once the simulated clock (`speed` simulated seconds per real
+    second, never ahead of the wall clock) reaches its time, and no faster than
+    `limits.rate`. Every sent message is acknowledged before this returns; the ground
+    truth, if asked for, is written even when publishing fails.
     """
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.info("received %s: flushing and exiting", signal.Signals(signum).name)
-        stop.set()
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    publisher = Publisher(settings)
-    pacer = Pacer(limits.rate)
-    started = last_report = time.monotonic()
-    try:
-        for event in generate(options):
-            if stop.is_set() or (
-                limits.max_events is not None and pacer.count >= limits.max_events
-            ):
-                break
-            now = time.monotonic()
-            if limits.duration_s is not None and now - started >= limits.duration_s:
-                break
-            pacer.wait()
-            publisher.send_event(event)
-            if now - last_report >= _PROGRESS_EVERY_S:
-                log.info("sent %d events, %.0f events/s", pacer.count, pacer.achieved_rate())
-                last_report = now
-    finally:
-        publisher.close()
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+    simulator = Simulator(options)
+    clock = SimClock(options.start, speed)
+    labels = TruthLog()
+    topics = {TRANSACTIONS: settings.topic_transactions, CUSTOMERS: settings.topic_customers}
+    sent: Counter[str] = Counter()
+    simulated = options.start
     log.info(
-        "done: %d events acknowledged in %.1f s (%.0f events/s)",
-        publisher.acked,
-        time.monotonic() - started,
-        pacer.achieved_rate(),
+        "simulating %d customers (seed %d, scenario %s) from %s at %s simulated s/s",
+        options.customers,
+        options.seed,
+        options.scenario,
+        options.start.isoformat(),
+        "max" if math.isinf(speed) else f"{speed:g}",
     )
+    for when, shift in simulator.timeline:
+        log.info(
+            "scenario shift %s at %s: %s", shift.name, when.isoformat(), shift.regime.description
+        )
+    with stop_on_signals() as stop:
+        publisher = Publisher(settings)
+        pacer = Pacer(limits.rate)
+        started = last_report = time.monotonic()
+        try:
+            while not stop.is_set():
+                now = time.monotonic()
+                if limits.max_events is not None and pacer.count >= limits.max_events:
+                    break
+                if limits.duration_s is not None and now - started >= limits.duration_s:
+                    break
+                when, topic = simulator.peek()
+                wait = clock.seconds_until(when)
+                if wait > 0:
+                    stop.wait(min(wait, _MAX_WAIT_S))
+                    continue
+                if topic == TRANSACTIONS:
+                    pacer.wait()
+                message = next(simulator)
+                publisher.send_raw(topics[message.topic], message.key, message.value)
+                labels.record(message)
+                sent["bad" if message.reason else message.topic] += 1
+                simulated = message.time
+                if now - last_report >= _PROGRESS_EVERY_S:
+                    _progress("sent", sent, pacer, simulated)
+                    last_report = now
+        finally:
+            try:
+                publisher.close()
+            finally:
+                if truth is not None:
+                    files = labels.write(truth, simulator)
+                    log.info("ground truth written: %s", ", ".join(str(f) for f in files))
+    _progress("done", sent, pacer, simulated)
+    log.info("%d messages acknowledged in %.1f s", publisher.acked, time.monotonic() - started)
     return publisher.acked
+
+
+def _progress(what: str, sent: Counter[str], pacer: Pacer, simulated: datetime) -> None:
+    log.info(
+        "%s %d transactions (%d bad) and %d profiles, %.0f transactions/s; simulated time %s",
+        what,
+        sent[TRANSACTIONS] + sent["bad"],
+        sent["bad"],
+        sent[CUSTOMERS],
+        pacer.achieved_rate(),
+        simulated.isoformat(timespec="seconds"),
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -27,6 +28,9 @@ def child_env(settings: Settings) -> dict[str, str]:
             env[key] = value.get_secret_value()
         elif isinstance(value, Path):
             env[key] = str(value.resolve())
+        elif isinstance(value, tuple | list | dict):
+            # pydantic-settings reads complex values from the environment as JSON.
+            env[key] = json.dumps(value)
         else:
             env[key] = str(value)
     return env

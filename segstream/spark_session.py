@@ -56,6 +56,9 @@ def get_spark(settings: Settings, app_name: str) -> SparkSession:
         )
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", str(settings.spark_shuffle_partitions))
+        # Delta rebuilds a table's snapshot with 50 partitions by default: on a small machine
+        # that made every read of a small table cost seconds; follow the shuffle setting.
+        .config("spark.databricks.delta.snapshotPartitions", str(settings.spark_shuffle_partitions))
         .config("spark.databricks.delta.properties.defaults.enableDeletionVectors", "true")
         .config(
             "spark.sql.streaming.stateStore.providerClass",

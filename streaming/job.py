@@ -1,4 +1,4 @@
-"""Wires the stream: Kafka `transactions` -> parse -> dedupe -> foreachBatch writes.
+"""Wires the stream: two queries, `transactions` and `customers`, each with its own checkpoint.
 
 Runs as `segstream stream` or `spark-submit streaming/job.py`; both end up in `run()`.
 """
@@ -11,44 +11,32 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import SparkSession
 from pyspark.sql.streaming.query import StreamingQuery
 
+from segstream import cli
 from segstream.config import Settings
 from segstream.contracts import tables
-from segstream.contracts.quarantine import QUARANTINE_SCHEMA
-from segstream.contracts.tables import CUSTOMER_RFM_SCHEMA, EVENTS_SCHEMA
+from segstream.contracts.tables import CUSTOMERS_SCHEMA
 from segstream.spark_session import get_spark
 from streaming import sinks, sources, transforms
+from streaming.batch import Lake, TransactionsBatch
+from streaming.customers import CustomersBatch
+from streaming.metrics import MetricsRecorder
+from streaming.model_cache import ModelCache
 
 log = logging.getLogger(__name__)
 
-QUERY_NAME = "transactions"
+TRANSACTIONS = "transactions"
+CUSTOMERS = "customers"
 _STOP_WAIT_S = 120.0
 
 
-@dataclass(frozen=True)
-class Lake:
-    events: Path
-    quarantine: Path
-    customer_rfm: Path
-
-    @classmethod
-    def of(cls, settings: Settings) -> Lake:
-        return cls(
-            settings.table_path(tables.EVENTS),
-            settings.table_path(tables.QUARANTINE),
-            settings.table_path(tables.CUSTOMER_RFM),
-        )
-
-
-def app_id(checkpoint: Path) -> str:
-    """The idempotency key of this query's writes, kept next to its checkpoint.
+def app_id(checkpoint: Path, query: str) -> str:
+    """The idempotency key of a query's writes, kept next to its checkpoint.
 
     A fresh checkpoint restarts batch ids at 0; a new id then keeps Delta from mistaking
     those batches for replays of the old query's.
@@ -56,75 +44,48 @@ def app_id(checkpoint: Path) -> str:
     checkpoint.mkdir(parents=True, exist_ok=True)
     marker = checkpoint / "segstream-app-id"
     if not marker.is_file():
-        marker.write_text(f"segstream-{QUERY_NAME}-{uuid.uuid4()}\n")
+        marker.write_text(f"segstream-{query}-{uuid.uuid4()}\n")
     return marker.read_text().strip()
 
 
-def ensure_tables(spark: SparkSession, lake: Lake) -> None:
-    sinks.ensure_table(spark, lake.events, EVENTS_SCHEMA, partition_by=("event_date",))
-    sinks.ensure_table(spark, lake.quarantine, QUARANTINE_SCHEMA)
-    sinks.ensure_table(spark, lake.customer_rfm, CUSTOMER_RFM_SCHEMA)
+def _trigger(writer, settings: Settings, once: bool):  # type: ignore[no-untyped-def]
+    if once:
+        return writer.trigger(availableNow=True)
+    return writer.trigger(processingTime=f"{settings.trigger_interval_s} seconds")
 
 
-def process_batch(
-    spark: SparkSession, lake: Lake, txn_app: str
-) -> Callable[[DataFrame, int], None]:
-    """The foreachBatch body. Each write is idempotent per batch id, and the batch's rows are
-    the same on a replay (offsets and dedupe state come from the checkpoint), so a crash
-    anywhere in here followed by a restart commits every row exactly once."""
-
-    def handle(batch: DataFrame, batch_id: int) -> None:
-        started = time.monotonic()
-        batch.persist()
-        try:
-            bad = transforms.quarantined(batch, batch_id)
-            events = transforms.valid_events(batch, batch_id).persist()
-            sinks.append(bad, lake.quarantine, txn_app, batch_id)
-            sinks.append(events, lake.events, txn_app, batch_id)
-            deltas = transforms.rfm_deltas(events)
-            sinks.upsert(
-                spark,
-                deltas,
-                lake.customer_rfm,
-                "customer_id",
-                transforms.RFM_MERGE_UPDATE,
-                txn_app,
-                batch_id,
-            )
-            n_in, n_ok = batch.count(), events.count()
-            log.info(
-                "batch %d: %d in, %d valid, %d quarantined, %d customers, %.2f s",
-                batch_id,
-                n_in,
-                n_ok,
-                n_in - n_ok,
-                deltas.count(),
-                time.monotonic() - started,
-            )
-            events.unpersist()
-        finally:
-            batch.unpersist()
-
-    return handle
-
-
-def start_query(spark: SparkSession, settings: Settings, once: bool) -> StreamingQuery:
-    lake = Lake.of(settings)
-    ensure_tables(spark, lake)
-    checkpoint = settings.checkpoint_path(QUERY_NAME)
-    txn_app = app_id(checkpoint)
+def start_transactions(
+    spark: SparkSession, settings: Settings, lake: Lake, once: bool
+) -> tuple[StreamingQuery, MetricsRecorder]:
+    checkpoint = settings.checkpoint_path(TRANSACTIONS)
+    txn_app = app_id(checkpoint, TRANSACTIONS)
+    recorder = MetricsRecorder(TRANSACTIONS, lake.stream_metrics, txn_app)
+    handler = TransactionsBatch(spark, lake, txn_app, ModelCache(spark, settings), recorder)
     raw = sources.kafka_topic(spark, settings, settings.topic_transactions)
     deduped = transforms.dedupe_key(transforms.parse(raw)).dropDuplicates(["dedupe_key"])
     writer = (
-        deduped.writeStream.queryName(QUERY_NAME)
+        deduped.writeStream.queryName(TRANSACTIONS)
         .option("checkpointLocation", str(checkpoint))
-        .foreachBatch(process_batch(spark, lake, txn_app))
+        .foreachBatch(handler)
     )
-    if once:
-        writer = writer.trigger(availableNow=True)
-    else:
-        writer = writer.trigger(processingTime=f"{settings.trigger_interval_s} seconds")
-    return writer.start()
+    return _trigger(writer, settings, once).start(), recorder
+
+
+def start_customers(
+    spark: SparkSession, settings: Settings, lake: Lake, once: bool
+) -> StreamingQuery:
+    checkpoint = settings.checkpoint_path(CUSTOMERS)
+    customers = settings.table_path(tables.CUSTOMERS)
+    sinks.ensure_table(spark, customers, CUSTOMERS_SCHEMA)
+    handler = CustomersBatch(spark, customers, lake.quarantine, app_id(checkpoint, CUSTOMERS))
+    writer = (
+        sources.kafka_topic(spark, settings, settings.topic_customers)
+        .writeStream.queryName(CUSTOMERS)
+        .option("checkpointLocation", str(checkpoint))
+        .foreachBatch(handler)
+    )
+    query: StreamingQuery = _trigger(writer, settings, once).start()
+    return query
 
 
 class _StopFlag:
@@ -147,35 +108,38 @@ def run(settings: Settings, once: bool = False) -> None:
     """Runs the stream until SIGTERM/SIGINT (or, with `once`, until the backlog is drained).
 
     Raises:
-        pyspark.errors.StreamingQueryException: the query failed; its cause is in the message.
+        pyspark.errors.StreamingQueryException: a query failed; its cause is in the message.
     """
     stop = _StopFlag()
     previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
     spark = get_spark(settings, "segstream-stream")
     try:
-        query = start_query(spark, settings, once)
-        log.info("stream %s started (%s)", QUERY_NAME, "drain and exit" if once else "continuous")
-        while query.isActive and not stop.event.is_set():
-            query.awaitTermination(1)
-        if query.isActive:
-            _stop_between_batches(query)
-        exc = query.exception()
-        if exc is not None:
-            raise exc
-        log.info("stream %s stopped", QUERY_NAME)
+        lake = Lake.of(settings)
+        lake.ensure(spark)
+        customers = start_customers(spark, settings, lake, once)
+        transactions, recorder = start_transactions(spark, settings, lake, once)
+        queries = [transactions, customers]
+        log.info("stream started (%s)", "drain and exit" if once else "continuous")
+        while any(q.isActive for q in queries) and not stop.event.is_set():
+            transactions.awaitTermination(1)
+            recorder.flush(spark, transactions.recentProgress)
+            if any(q.exception() for q in queries):
+                break
+        for q in queries:
+            if q.isActive:
+                _stop_between_batches(q)
+        recorder.flush(spark, transactions.recentProgress)
+        for q in queries:
+            exc = q.exception()
+            if exc is not None:
+                raise exc
+        log.info("stream stopped")
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
         spark.stop()
 
 
-def main() -> None:
-    """Entry point under spark-submit: `spark-submit streaming/job.py [--once]`."""
-
-    from segstream.cli import main as cli_main
-
-    cli_main(["stream", *sys.argv[1:]])
-
-
 if __name__ == "__main__":
-    main()
+    # Under spark-submit: `spark-submit streaming/job.py [--once]` is `segstream stream [--once]`.
+    sys.exit(cli.main(["stream", *sys.argv[1:]]))

@@ -48,7 +48,6 @@ def _txn(spark: SparkSession, app_id: str, batch_id: int) -> Iterator[None]:
 
 
 def upsert(
-    spark: SparkSession,
     source: DataFrame,
     path: Path,
     key: str,
@@ -56,7 +55,14 @@ def upsert(
     app_id: str,
     batch_id: int,
 ) -> None:
-    """MERGE `source` (alias s) into the table (alias t) on `key`, once per (app id, batch)."""
+    """MERGE `source` (alias s) into the table (alias t) on `key`, once per (app id, batch).
+
+    The idempotency key is set on the source's own session: inside foreachBatch that is the
+    query's private clone, which is the session the MERGE runs in; a key set on another
+    session would be silently ignored, and one set on a shared session would leak into the
+    other query's writes.
+    """
+    spark = source.sparkSession
     with _txn(spark, app_id, batch_id):
         (
             DeltaTable.forPath(spark, str(path))

@@ -12,12 +12,15 @@ from segstream.contracts.events import (
     MAX_FUTURE,
     MAX_MESSAGE_BYTES,
     MONEY,
+    OPTIONAL_STRING_FIELDS,
     REQUIRED_FIELDS,
 )
 from segstream.contracts.tables import CUSTOMER_RFM_SCHEMA, EVENTS_SCHEMA
 
 # A JSON number with at most two decimals, as the contract requires of money.
 _MONEY_TEXT = r"^-?[0-9]+(\.[0-9]{1,2})?$"
+_NUMBER_KIND = "^(BIGINT|INT|SMALLINT|TINYINT|DECIMAL|DOUBLE|FLOAT)"
+_KIND_NAMES = {_NUMBER_KIND: "a number", "^STRING$": "a string"}
 
 
 def _reason(rules: list[tuple[Column, str, Column]]) -> tuple[Column, Column]:
@@ -37,6 +40,13 @@ def parse(raw: DataFrame) -> DataFrame:
     """
     text = F.col("value").cast("string")
     e = F.col("e")
+    doc = F.try_parse_json(text)
+
+    def kind(field: str) -> Column:
+        # The JSON type of a field as written ("STRING", "BIGINT", "DECIMAL(4,2)", "VOID"
+        # for null, null when absent): from_json alone would quietly coerce 1 to "1".
+        return F.schema_of_variant(F.try_variant_get(doc, f"$.{field}", "variant"))
+
     rules: list[tuple[Column, str, Column]] = [
         (F.col("value").isNull() | (F.length("value") == 0), Q.EMPTY_MESSAGE, F.lit("no value")),
         (
@@ -45,18 +55,43 @@ def parse(raw: DataFrame) -> DataFrame:
             F.format_string(f"%d bytes > {MAX_MESSAGE_BYTES}", F.length("value")),
         ),
         (~F.is_valid_utf8(text), Q.NOT_UTF8, F.lit("value is not valid UTF-8")),
-        (F.json_object_keys(text).isNull(), Q.INVALID_JSON, F.lit("value is not a JSON object")),
+        (
+            F.coalesce(~F.schema_of_variant(doc).startswith("OBJECT"), F.lit(True)),
+            Q.INVALID_JSON,
+            F.lit("value is not a JSON object"),
+        ),
     ]
     for field in REQUIRED_FIELDS:
-        raw_field = F.get_json_object(text, f"$.{field}")
-        rules.append((raw_field.isNull(), Q.MISSING_FIELD, F.lit(f"missing {field}")))
         rules.append(
             (
-                e[field].isNull(),
-                Q.INVALID_TYPE,
-                F.concat(F.lit(f"{field} has a wrong type: "), raw_field),
+                F.coalesce(kind(field), F.lit("VOID")) == "VOID",
+                Q.MISSING_FIELD,
+                F.lit(f"missing {field}"),
             )
         )
+        expected = _NUMBER_KIND if field == "amount" else "^STRING$"
+        rules.append(
+            (
+                ~kind(field).rlike(expected) | e[field].isNull(),
+                Q.INVALID_TYPE,
+                F.concat(F.lit(f"{field} must be {_KIND_NAMES[expected]}, got "), kind(field)),
+            )
+        )
+    for field in OPTIONAL_STRING_FIELDS:
+        rules.append(
+            (
+                ~F.coalesce(kind(field), F.lit("VOID")).rlike("^(STRING|VOID)$"),
+                Q.INVALID_TYPE,
+                F.concat(F.lit(f"{field} must be a string, got "), kind(field)),
+            )
+        )
+    rules.append(
+        (
+            ~F.coalesce(kind("items"), F.lit("VOID")).rlike("^(ARRAY|VOID)"),
+            Q.INVALID_TYPE,
+            F.concat(F.lit("items must be an array, got "), kind("items")),
+        )
+    )
     event_time = F.try_to_timestamp(e["event_time"])
     amount_text = F.get_json_object(text, "$.amount")
     rules += [

@@ -52,6 +52,7 @@ EVENT_SCHEMA = T.StructType(
 )
 
 REQUIRED_FIELDS = ("event_id", "event_type", "customer_id", "order_id", "event_time", "amount")
+OPTIONAL_STRING_FIELDS = ("currency", "channel", "country", "produced_at")
 
 
 @dataclass(frozen=True)

@@ -109,3 +109,101 @@ SEGMENT_HISTORY_SCHEMA = T.StructType(
         T.StructField("batch_id", T.LongType()),
     ]
 )
+
+# The `customers` topic's JSON, parsed leniently (a bad field becomes null, the id decides).
+CUSTOMER_PROFILE_SCHEMA = T.StructType(
+    [
+        T.StructField("customer_id", T.StringType()),
+        T.StructField("signup_date", T.StringType()),
+        T.StructField("birth_year", T.IntegerType()),
+        T.StructField("gender", T.StringType()),
+        T.StructField("country", T.StringType()),
+        T.StructField("region", T.StringType()),
+        T.StructField("channel", T.StringType()),
+        T.StructField("income_band", T.StringType()),
+    ]
+)
+
+CUSTOMERS_SCHEMA = T.StructType(
+    [
+        T.StructField("customer_id", T.StringType(), False),
+        T.StructField("signup_date", T.DateType()),
+        T.StructField("birth_year", T.IntegerType()),
+        T.StructField("gender", T.StringType()),
+        T.StructField("country", T.StringType()),
+        T.StructField("region", T.StringType()),
+        T.StructField("channel", T.StringType()),
+        T.StructField("income_band", T.StringType()),
+        T.StructField("kafka_partition", T.IntegerType(), False),
+        T.StructField("kafka_offset", T.LongType(), False),
+        T.StructField("updated_at", T.TimestampType(), False),
+    ]
+)
+
+STREAM_METRICS_SCHEMA = T.StructType(
+    [
+        T.StructField("query", T.StringType(), False),
+        T.StructField("batch_id", T.LongType(), False),
+        T.StructField("started_at", T.TimestampType(), False),
+        T.StructField("input_rows", T.LongType(), False),
+        T.StructField("valid_rows", T.LongType(), False),
+        T.StructField("quarantined_rows", T.LongType(), False),
+        T.StructField("duplicates_dropped", T.LongType()),
+        T.StructField("customers_touched", T.LongType(), False),
+        T.StructField("customers_rescored", T.LongType(), False),
+        T.StructField("segment_changes", T.LongType(), False),
+        T.StructField("model_version", T.LongType()),
+        T.StructField("batch_duration_s", T.DoubleType(), False),
+        T.StructField("rows_per_s", T.DoubleType(), False),
+        T.StructField("latency_p50_s", T.DoubleType()),
+        T.StructField("latency_p95_s", T.DoubleType()),
+        T.StructField("latency_max_s", T.DoubleType()),
+    ]
+)
+
+# One row per segment per snapshot. Variable-shaped profile parts are JSON text so that the
+# dashboard (no JVM) reads them without Spark's nested types; see batch/profiles.py.
+SEGMENT_SNAPSHOTS_SCHEMA = T.StructType(
+    [
+        T.StructField("snapshot_id", T.StringType(), False),
+        T.StructField("snapshot_time", T.TimestampType(), False),
+        T.StructField("kind", T.StringType(), False),
+        T.StructField("model_version", T.LongType(), False),
+        T.StructField("as_of", T.TimestampType(), False),
+        T.StructField("segment_id", T.IntegerType(), False),
+        T.StructField("segment_name", T.StringType(), False),
+        T.StructField("customers", T.LongType(), False),
+        T.StructField("share", T.DoubleType(), False),
+        T.StructField("recency_mean", T.DoubleType()),
+        T.StructField("recency_median", T.DoubleType()),
+        T.StructField("frequency_mean", T.DoubleType()),
+        T.StructField("frequency_median", T.DoubleType()),
+        T.StructField("monetary_mean", T.DoubleType()),
+        T.StructField("monetary_median", T.DoubleType()),
+        T.StructField("avg_order_value", T.DoubleType()),
+        T.StructField("revenue", T.DoubleType(), False),
+        T.StructField("revenue_share", T.DoubleType(), False),
+        T.StructField("top_categories", T.StringType(), False),
+        T.StructField("demographics", T.StringType(), False),
+        T.StructField("demographic_tests", T.StringType(), False),
+        T.StructField("purchase_pattern", T.StringType(), False),
+    ]
+)
+
+# One row per drift measurement; `details` is JSON (per-bin or per-segment parts).
+DRIFT_SCHEMA = T.StructType(
+    [
+        T.StructField("run_id", T.StringType(), False),
+        T.StructField("measured_at", T.TimestampType(), False),
+        T.StructField("model_version", T.LongType(), False),
+        T.StructField("metric", T.StringType(), False),
+        T.StructField("subject", T.StringType(), False),
+        T.StructField("value", T.DoubleType()),
+        T.StructField("warn_threshold", T.DoubleType()),
+        T.StructField("alert_threshold", T.DoubleType()),
+        T.StructField("level", T.StringType(), False),
+        T.StructField("alert", T.BooleanType(), False),
+        T.StructField("reference", T.StringType(), False),
+        T.StructField("details", T.StringType(), False),
+    ]
+)

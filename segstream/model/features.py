@@ -13,6 +13,8 @@ import pandas as pd
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from segstream.model.record import Transform
+
 RECENCY = "recency_days"
 FREQUENCY = "frequency"
 MONETARY = "monetary"
@@ -20,6 +22,16 @@ AVG_ORDER_VALUE = "avg_order_value"
 TENURE = "tenure_days"
 ALL_FEATURES = (RECENCY, FREQUENCY, MONETARY, AVG_ORDER_VALUE, TENURE)
 DEFAULT_FEATURES = (RECENCY, FREQUENCY, MONETARY)
+# The skew transform each feature gets before standardisation (training records it in the
+# model). Counts, money and day spans of customers are right-skewed: a few big customers
+# would otherwise own the distance; tenure is roughly uniform over the shop's life.
+SKEW_TRANSFORMS: dict[str, Transform] = {
+    RECENCY: "log1p",
+    FREQUENCY: "log1p",
+    MONETARY: "log1p",
+    AVG_ORDER_VALUE: "log1p",
+    TENURE: "identity",
+}
 _DAY_S = 86_400.0
 
 
@@ -46,8 +58,11 @@ def spark_feature_columns(as_of: Column) -> dict[str, Column]:
 
 
 def with_features(rfm: DataFrame, as_of: Column) -> DataFrame:
+    """`rfm` plus the feature columns; the feature `monetary` (net, floored at 0, double)
+    replaces the table's decimal column of that name."""
     cols = spark_feature_columns(as_of)
-    return rfm.select("*", *[cols[name].alias(name) for name in ALL_FEATURES])
+    kept = [c for c in rfm.columns if c not in ALL_FEATURES]
+    return rfm.select(*kept, *[cols[name].alias(name) for name in ALL_FEATURES])
 
 
 def pandas_features(rfm: pd.DataFrame, as_of: datetime) -> pd.DataFrame:

@@ -39,10 +39,16 @@ def _load(row_record: str, status: str) -> SegmentModel:
     return dataclasses.replace(SegmentModel.from_json(row_record), status=status)  # type: ignore[arg-type]
 
 
-def current(spark: SparkSession, settings: Settings) -> SegmentModel | None:
-    """The promoted model, or None before the first promotion."""
+def current(
+    spark: SparkSession, settings: Settings, at_version: int | None = None
+) -> SegmentModel | None:
+    """The promoted model (as of Delta version `at_version` if given), or None before the
+    first promotion."""
     path = ensure(spark, settings)
-    rows = spark.read.format("delta").load(path).where("status = 'promoted'").collect()
+    reader = spark.read.format("delta")
+    if at_version is not None:
+        reader = reader.option("versionAsOf", at_version)
+    rows = reader.load(path).where("status = 'promoted'").collect()
     if len(rows) > 1:
         raise RegistryError(f"{len(rows)} promoted models in {path}: the table was edited by hand")
     return _load(rows[0].record, rows[0].status) if rows else None

@@ -157,10 +157,9 @@ def _format_storage(java: str, classpath: str, log4j_opt: str, paths: BrokerPath
             classpath,
             FORMAT_CLASS,
             "format",
-            "-t",
-            cluster_id,
-            "-c",
-            str(paths.properties),
+            # One argument: a generated id may start with "-" and would read as an option.
+            f"--cluster-id={cluster_id}",
+            f"--config={paths.properties}",
         ],
         capture_output=True,
         text=True,

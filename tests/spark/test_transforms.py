@@ -52,6 +52,12 @@ CASES: list[tuple[bytes | None, str | None]] = [
     (b"[1, 2]", Q.INVALID_JSON),
     (_with(event_id=...), Q.MISSING_FIELD),
     (_with(amount="abc"), Q.INVALID_TYPE),
+    (_with(amount="12.50"), Q.INVALID_TYPE),
+    (_with(amount=None), Q.MISSING_FIELD),
+    (_with(event_id=5), Q.INVALID_TYPE),
+    (_with(customer_id={"id": "c1"}), Q.INVALID_TYPE),
+    (_with(country=["NL"]), Q.INVALID_TYPE),
+    (_with(items={"sku": "s"}), Q.INVALID_TYPE),
     (_with(event_type="refund"), Q.INVALID_EVENT_TYPE),
     (_with(customer_id="  "), Q.EMPTY_CUSTOMER_ID),
     (_with(amount=-1.25), Q.INVALID_AMOUNT),
@@ -122,12 +128,9 @@ def test_merging_deltas_batch_by_batch_equals_aggregating_everything(spark, tmp_
     sinks.ensure_table(spark, path, CUSTOMER_RFM_SCHEMA)
     for batch_id, batch in enumerate(batches):
         deltas = transforms.rfm_deltas(_events(spark, batch))
-        sinks.upsert(
-            spark, deltas, path, "customer_id", transforms.RFM_MERGE_UPDATE, "app", batch_id
-        )
+        sinks.upsert(deltas, path, "customer_id", transforms.RFM_MERGE_UPDATE, "app", batch_id)
     # a replayed batch changes nothing
     sinks.upsert(
-        spark,
         transforms.rfm_deltas(_events(spark, batches[1])),
         path,
         "customer_id",
