@@ -16,6 +16,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+# The segmentation features segstream.model.features defines (kept as names here so that
+# loading settings does not import Spark; a unit test checks the two lists agree).
+FeatureName = Literal["recency_days", "frequency", "monetary", "avg_order_value", "tenure_days"]
+EngineChoice = Literal["auto", "sklearn", "spark"]
 
 LOOPBACK = "127.0.0.1"
 
@@ -73,6 +77,53 @@ class Settings(BaseSettings):
     trigger_interval_s: float = Field(1.0, gt=0, description="micro-batch trigger interval")
     max_offsets_per_trigger: int = Field(100_000, ge=1, description="backpressure per batch")
 
+    # Batch side: K-Means retraining.
+    model_features: tuple[FeatureName, ...] = Field(
+        ("recency_days", "frequency", "monetary"),
+        description="features the model clusters on; must include recency, frequency, monetary",
+    )
+    retrain_k_min: int = Field(2, ge=2, description="smallest k tried")
+    retrain_k_max: int = Field(10, ge=2, description="largest k tried")
+    retrain_restarts: int = Field(3, ge=1, description="k-means restarts per k, best kept")
+    retrain_max_iter: int = Field(100, ge=1, description="k-means iterations per restart")
+    retrain_seed: int = Field(0, description="random seed of initialisation and sampling")
+    retrain_engine: EngineChoice = Field("auto", description="auto picks by row count")
+    retrain_spark_min_rows: int = Field(
+        5_000_000, ge=1, description="auto engine: Spark ML from this many customers on"
+    )
+    retrain_silhouette_sample: int = Field(
+        4_000, ge=100, description="rows sampled for the silhouette of each k"
+    )
+    identity_max_distance: float = Field(
+        1.0, gt=0, description="largest centroid distance (new model's std units) that matches"
+    )
+    # Batch side: classic RFM scores, profiles, drift.
+    rfm_frequency_threshold: int = Field(
+        5, ge=1, description="orders below this are 'Low Frequency'"
+    )
+    profile_top_categories: int = Field(5, ge=1, description="top categories kept per segment")
+    profile_window_days: int = Field(
+        90, ge=1, description="days of events before as-of that profiles read"
+    )
+    drift_bins: int = Field(10, ge=2, description="quantile bins of the feature PSI")
+    drift_warn: float = Field(0.1, gt=0, description="PSI from which drift warns")
+    drift_alert: float = Field(0.25, gt=0, description="PSI from which drift alerts")
+    centroid_shift_warn: float = Field(
+        0.5, gt=0, description="centroid shift (std units) from which drift warns"
+    )
+    centroid_shift_alert: float = Field(
+        1.0, gt=0, description="centroid shift (std units) from which drift alerts"
+    )
+    # Batch side: scheduler.
+    schedule_retrain_s: float = Field(3600.0, gt=0, description="retrain every this many s")
+    schedule_rescore_s: float = Field(600.0, gt=0, description="rescore every this many s")
+    schedule_snapshot_s: float = Field(300.0, gt=0, description="snapshot + drift every s")
+    schedule_retry_s: float = Field(60.0, gt=0, description="retry a failed job after s")
+    schedule_min_customers: int = Field(
+        100, ge=2, description="customers needed before the first model is trained"
+    )
+    verify_show: int = Field(20, ge=1, description="differing customers `verify` lists")
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.kafka_port == self.kafka_controller_port:
@@ -86,6 +137,18 @@ class Settings(BaseSettings):
             )
         if self.kafka_ssl_cafile is not None and not self.kafka_ssl_cafile.is_file():
             raise ValueError(f"kafka_ssl_cafile {self.kafka_ssl_cafile} is not a file")
+        if self.retrain_k_min > self.retrain_k_max:
+            raise ValueError("retrain_k_min must be <= retrain_k_max")
+        missing = {"recency_days", "frequency", "monetary"} - set(self.model_features)
+        if missing or len(set(self.model_features)) != len(self.model_features):
+            raise ValueError(
+                "model_features must list each feature once and include recency_days, "
+                "frequency and monetary (segment names come from them)"
+            )
+        if self.drift_warn >= self.drift_alert:
+            raise ValueError("drift_warn must be < drift_alert")
+        if self.centroid_shift_warn >= self.centroid_shift_alert:
+            raise ValueError("centroid_shift_warn must be < centroid_shift_alert")
         return self
 
     @property

@@ -1,0 +1,253 @@
+"""`segstream scheduler`: retrain every T, rescore every T2, snapshot + drift every T3.
+
+Before the first model exists it waits until `customer_rfm` holds `schedule_min_customers`
+customers and then trains one (bootstrap). A retrain is followed by a rescore (cause
+`retrain`), which counts as that interval's rescore. A failed job is logged and tried again
+after `schedule_retry_s`; the scheduler itself goes on.
+
+Restartable: the time each job last ran is kept in `<home>/scheduler/state.json` (written
+atomically after each job), so a restarted scheduler does not redo work that is not due.
+SIGINT/SIGTERM finish the job that is running, then exit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from segstream.config import Settings
+
+log = logging.getLogger(__name__)
+
+RETRAIN, RESCORE, SNAPSHOT = "retrain", "rescore", "snapshot"
+_MAX_SLEEP_S = 5.0
+
+
+@dataclass(frozen=True)
+class Intervals:
+    retrain_s: float
+    rescore_s: float
+    snapshot_s: float
+    retry_s: float
+    min_customers: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Intervals:
+        return cls(
+            settings.schedule_retrain_s,
+            settings.schedule_rescore_s,
+            settings.schedule_snapshot_s,
+            settings.schedule_retry_s,
+            settings.schedule_min_customers,
+        )
+
+    def every(self, job: str) -> float:
+        return {RETRAIN: self.retrain_s, RESCORE: self.rescore_s, SNAPSHOT: self.snapshot_s}[job]
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """What the scheduler runs; Spark-backed in `run`, plain functions in tests."""
+
+    customers: Callable[[], int]
+    has_model: Callable[[], bool]
+    retrain: Callable[[], None]
+    rescore: Callable[[str | None], None]  # the history cause, None = per customer
+    snapshot: Callable[[], None]  # snapshot + drift
+
+
+class StateFile:
+    """When each job last ran and whether it succeeded, kept across restarts."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.jobs: dict[str, dict[str, float | bool]] = {}
+        if path.is_file():
+            try:
+                self.jobs = json.loads(path.read_text())
+            except (OSError, ValueError):
+                log.warning("unreadable scheduler state %s; starting fresh", path)
+
+    def record(self, job: str, at: float, ok: bool) -> None:
+        self.jobs[job] = {"at": at, "ok": ok}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.jobs, indent=2))
+        os.replace(tmp, self.path)  # atomic: a crash leaves the old or the new state
+
+    def next_due(self, job: str, every: float, retry: float) -> float:
+        last = self.jobs.get(job)
+        if last is None:
+            return 0.0
+        return float(last["at"]) + (every if last["ok"] else retry)
+
+
+class Scheduler:
+    def __init__(
+        self,
+        hooks: Hooks,
+        intervals: Intervals,
+        state: StateFile,
+        clock: Callable[[], float] = time.time,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.hooks = hooks
+        self.intervals = intervals
+        self.state = state
+        self.clock = clock
+        self.stop = stop or threading.Event()
+        self._has_model = False
+
+    def _run(self, job: str, func: Callable[[], None]) -> bool:
+        started = self.clock()
+        log.info("%s: starting", job)
+        t0 = time.monotonic()
+        try:
+            func()
+            ok = True
+            log.info("%s: done in %.1f s", job, time.monotonic() - t0)
+        except Exception:
+            ok = False
+            log.exception("%s: failed; retrying in %.0f s", job, self.intervals.retry_s)
+        self.state.record(job, started, ok)
+        return ok
+
+    def _retrain_and_rescore(self) -> None:
+        self.hooks.retrain()
+        self.hooks.rescore("retrain")
+
+    def run_pending(self) -> list[str]:
+        """Runs every job that is due now, in order retrain, rescore, snapshot."""
+        ran: list[str] = []
+        if not self._has_model:
+            self._has_model = self.hooks.has_model()
+        if not self._has_model:
+            n = self.hooks.customers()
+            if n < self.intervals.min_customers:
+                log.info(
+                    "waiting for %d customers to train the first model (%d so far)",
+                    self.intervals.min_customers,
+                    n,
+                )
+                return ran
+            log.info("bootstrap: %d customers, training the first model", n)
+        now = self.clock()
+        due = {
+            job: self.state.next_due(job, self.intervals.every(job), self.intervals.retry_s) <= now
+            for job in (RETRAIN, RESCORE, SNAPSHOT)
+        }
+        if due[RETRAIN] or not self._has_model:
+            ok = self._run(RETRAIN, self._retrain_and_rescore)
+            ran.append(RETRAIN)
+            self._has_model = self._has_model or ok
+            if ok:
+                self.state.record(RESCORE, self.clock(), True)
+                due[RESCORE] = False
+        jobs: tuple[tuple[str, Callable[[], None]], ...] = (
+            (RESCORE, lambda: self.hooks.rescore(None)),
+            (SNAPSHOT, self.hooks.snapshot),
+        )
+        for job, func in jobs:
+            if due[job] and self._has_model and not self.stop.is_set():
+                self._run(job, func)
+                ran.append(job)
+        return ran
+
+    def seconds_to_next(self) -> float:
+        now = self.clock()
+        nxt = min(
+            self.state.next_due(job, self.intervals.every(job), self.intervals.retry_s)
+            for job in (RETRAIN, RESCORE, SNAPSHOT)
+        )
+        return max(0.0, nxt - now)
+
+    def run_forever(self) -> None:
+        """Runs due jobs until `stop` is set; checks at least every few seconds."""
+        log.info(
+            "scheduler: retrain every %.0f s, rescore every %.0f s, snapshot + drift every %.0f s",
+            self.intervals.retrain_s,
+            self.intervals.rescore_s,
+            self.intervals.snapshot_s,
+        )
+        while not self.stop.is_set():
+            self.run_pending()
+            if self.stop.is_set():
+                break
+            self.stop.wait(
+                min(_MAX_SLEEP_S, self.seconds_to_next()) if self._has_model else _MAX_SLEEP_S
+            )
+        log.info("scheduler stopped")
+
+
+def state_path(settings: Settings) -> Path:
+    return (settings.home / "scheduler" / "state.json").resolve()
+
+
+def spark_hooks(
+    settings: Settings, retrain_on_drift: bool = False
+) -> tuple[Hooks, Callable[[], None]]:
+    """Hooks that run the real jobs on one SparkSession, and a function that stops it."""
+    from batch import drift_job, lake, rescore, retrain
+    from segstream.contracts import tables
+    from segstream.model import registry
+    from segstream.spark_session import get_spark
+
+    spark = get_spark(settings, "segstream-scheduler")
+
+    def customers() -> int:
+        if not lake.exists(spark, settings, tables.CUSTOMER_RFM):
+            return 0
+        return lake.customer_rfm(spark, settings).count()
+
+    def do_retrain() -> None:
+        retrain.run(spark, settings, retrain.RetrainOptions())
+
+    def do_rescore(cause: str | None) -> None:
+        rescore.run(spark, settings, cause=cause)
+
+    def do_snapshot() -> None:
+        drift_job.run(spark, settings, retrain_on_drift=retrain_on_drift)
+
+    hooks = Hooks(
+        customers=customers,
+        has_model=lambda: registry.current(spark, settings) is not None,
+        retrain=do_retrain,
+        rescore=do_rescore,
+        snapshot=do_snapshot,
+    )
+    return hooks, spark.stop
+
+
+def run(settings: Settings, once: bool = False, retrain_on_drift: bool = False) -> None:
+    """Runs the scheduler until SIGINT/SIGTERM (or, with `once`, runs what is due and exits)."""
+    hooks, close = spark_hooks(settings, retrain_on_drift)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info(
+            "received %s: finishing the current job, then exiting", signal.Signals(signum).name
+        )
+        stop.set()
+
+    # Installed after the SparkSession exists: PySpark installs its own SIGINT handler then.
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        scheduler = Scheduler(
+            hooks, Intervals.from_settings(settings), StateFile(state_path(settings)), stop=stop
+        )
+        if once:
+            scheduler.run_pending()
+        else:
+            scheduler.run_forever()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        close()
