@@ -4,19 +4,22 @@
 
 Three rates over the same N simulator messages, in one run against a fresh embedded broker:
 generation alone (no Kafka, the baseline), publishing bytes prepared beforehand (what
-kafka-python alone sustains), and generation plus publishing (what `segstream simulate
---speed max` does). Every message is acknowledged (acks=all) before a clock stops.
+kafka-python alone sustains), generation plus publishing (what `segstream simulate
+--speed max` does), and the same from N worker processes (`--workers N`). Every message is
+acknowledged (acks=all) before a clock stops.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import math
 import tempfile
 import time
 from pathlib import Path
 
 from producers.publisher import Publisher
+from producers.simulate import RunLimits, run_workers
 from producers.simulator import Simulator, SimulatorOptions
 from segstream.config import LOOPBACK, Settings, load_settings
 from segstream.runtime import kafka_broker, topics
@@ -47,6 +50,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=200_000)
     parser.add_argument("--customers", type=int, default=2000)
+    parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     options = SimulatorOptions(customers=args.customers, seed=1)
     n = args.messages
@@ -67,6 +71,10 @@ def main() -> None:
         topics.ensure_topics(settings)
         send_rate = _publish(settings, prepared, options, n)
         both_rate = _publish(settings, None, options, n)
+        started = time.perf_counter()
+        limits = RunLimits(max_events=n)
+        acked = run_workers(settings, options, limits, speed=math.inf, workers=args.workers)
+        workers_rate = acked / (time.perf_counter() - started)
     finally:
         kafka_broker.stop(settings)
     print(f"{'messages':<44} {n:>10,}")
@@ -77,6 +85,8 @@ def main() -> None:
     print(
         f"{'generate + publish (simulate), msg/s':<44} {both_rate:>10,.0f}  {both_rate / generate_rate:5.2f} x baseline"
     )
+    label = f"simulate --workers {args.workers}, msg/s"
+    print(f"{label:<44} {workers_rate:>10,.0f}  {workers_rate / generate_rate:5.2f} x baseline")
 
 
 if __name__ == "__main__":

@@ -3,13 +3,18 @@ simulated clock, until told to stop."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
+import multiprocessing
+import os
+import signal
 import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from producers.clock import DEFAULT_SPEED, SimClock
 from producers.messages import CUSTOMERS, TRANSACTIONS
@@ -120,3 +125,82 @@ def _progress(what: str, sent: Counter[str], pacer: Pacer, simulated: datetime) 
         pacer.achieved_rate(),
         simulated.isoformat(timespec="seconds"),
     )
+
+
+def _shares(total: int, workers: int) -> list[int]:
+    return [total // workers + (1 if i < total % workers else 0) for i in range(workers)]
+
+
+def worker_options(options: SimulatorOptions, workers: int) -> list[SimulatorOptions]:
+    """Each worker simulates its own share of the customers, with its own seed and id
+    prefix, so the workers never emit the same id and the same (seed, workers) repeats."""
+    return [
+        dataclasses.replace(
+            options,
+            customers=max(1, share),
+            seed=options.seed * 1000 + i,
+            id_prefix=f"{options.id_prefix}w{i}-",
+        )
+        for i, share in enumerate(_shares(options.customers, workers))
+    ]
+
+
+def _worker(
+    settings: Settings,
+    options: SimulatorOptions,
+    limits: RunLimits,
+    speed: float,
+    truth: Path | None,
+    acked: Any,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("kafka").setLevel(logging.ERROR)
+    acked.value = run(settings, options, limits, speed, truth)
+
+
+def run_workers(
+    settings: Settings,
+    options: SimulatorOptions,
+    limits: RunLimits,
+    speed: float = DEFAULT_SPEED,
+    truth: Path | None = None,
+    workers: int = 1,
+) -> int:
+    """`run` in `workers` processes, which share the rate and the event budget; returns how
+    many messages the broker acknowledged in all. SIGINT/SIGTERM reach every worker, and
+    each flushes what it sent before exiting."""
+    if workers <= 1:
+        return run(settings, options, limits, speed, truth)
+    ctx = multiprocessing.get_context("spawn")
+    budgets = (
+        _shares(limits.max_events, workers) if limits.max_events is not None else [None] * workers
+    )
+    procs = []
+    for i, (opts, budget) in enumerate(zip(worker_options(options, workers), budgets, strict=True)):
+        share = RunLimits(
+            rate=None if limits.rate is None else limits.rate / workers,
+            max_events=budget,
+            duration_s=limits.duration_s,
+        )
+        acked = ctx.Value("q", 0)
+        path = None if truth is None else truth / f"worker-{i}"
+        proc = ctx.Process(target=_worker, args=(settings, opts, share, speed, path, acked))
+        proc.start()
+        procs.append((proc, acked))
+    with stop_on_signals() as stop:
+        while any(p.is_alive() for p, _ in procs):
+            if stop.wait(0.5):
+                for p, _ in procs:
+                    if p.pid is not None and p.is_alive():
+                        os.kill(p.pid, signal.SIGTERM)
+                break
+        for p, _ in procs:
+            p.join()
+    failed = [p.exitcode for p, _ in procs if p.exitcode]
+    if failed:
+        raise RuntimeError(
+            f"{len(failed)} of {workers} simulator workers failed (exit codes {failed})"
+        )
+    return sum(int(a.value) for _, a in procs)

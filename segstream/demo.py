@@ -42,6 +42,22 @@ def children(rate: float) -> list[Child]:
     return [
         Child("simulator", [*cli, "simulate", "--rate", str(rate)]),
         Child("stream", [*cli, "stream"]),
+        # Intervals short enough that a demo shows the first model appear, segments fill
+        # and the scenario's shift raise a drift alert followed by a retrain.
+        Child(
+            "scheduler",
+            [
+                *cli,
+                "scheduler",
+                "--retrain-every",
+                "600",
+                "--rescore-every",
+                "60",
+                "--snapshot-every",
+                "30",
+                "--retrain-on-drift",
+            ],
+        ),
     ]
 
 
