@@ -1,0 +1,114 @@
+"""`segstream retrain | models | rescore`: the segment model's life cycle: train and register
+a model, list, show, promote or roll back versions, re-assign customers with the promoted one."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from segstream.commands import Add, _positive, _utc_datetime
+from segstream.commands.batch import _batch, _BatchFailure
+from segstream.config import Settings
+
+
+def register(add: Add) -> None:
+    p = add(
+        "retrain",
+        cmd_retrain,
+        "train a K-Means model on customer_rfm, keep segment ids stable, register and promote it",
+        "segstream retrain --engine auto --rescore",
+    )
+    p.add_argument(
+        "--k", type=_positive(int), help="force k (default: chosen from the elbow and silhouette)"
+    )
+    p.add_argument(
+        "--engine",
+        choices=["auto", "sklearn", "spark"],
+        help="training engine (default SEGSTREAM_RETRAIN_ENGINE, auto: by customer count)",
+    )
+    p.add_argument("--no-promote", action="store_true", help="register as a candidate only")
+    p.add_argument(
+        "--as-of",
+        type=_utc_datetime,
+        help="measure recency at this time, ISO-8601 (default: newest event time in the data)",
+    )
+    p.add_argument("--rescore", action="store_true", help="rescore everyone with the new model")
+    p = add(
+        "models",
+        cmd_models,
+        "list, show, promote or roll back model versions",
+        "segstream models show 3",
+    )
+    p.add_argument("action", choices=["list", "show", "promote", "rollback"])
+    p.add_argument("version", nargs="?", type=int, help="model version (show, promote)")
+    p = add(
+        "rescore",
+        cmd_rescore,
+        "re-assign every customer with the promoted model at the current as-of",
+        "segstream rescore",
+    )
+    p.add_argument("--as-of", type=_utc_datetime, help="ISO-8601 (default: newest event time)")
+    p.add_argument(
+        "--cause",
+        choices=["rescore", "retrain"],
+        help="history cause of every change (default: retrain if the customer's stored "
+        "segment came from another model version, else rescore)",
+    )
+
+
+def cmd_retrain(settings: Settings, args: argparse.Namespace) -> int:
+    from batch import models, rescore, retrain
+
+    options = retrain.RetrainOptions(
+        k=args.k, engine=args.engine, promote=not args.no_promote, as_of=args.as_of
+    )
+
+    def body(spark: Any) -> int:
+        model = retrain.run(spark, settings, options)
+        print(models.profile(model))
+        if args.rescore and model.status == "promoted":
+            result = rescore.run(spark, settings, model=model, cause="retrain")
+            print(f"rescored {result.customers:,} customers: {result.changes:,} segment changes")
+        return 0
+
+    return _batch(settings, "retrain", body)
+
+
+def cmd_models(settings: Settings, args: argparse.Namespace) -> int:
+    from batch import models
+    from segstream.model import registry
+
+    def body(spark: Any) -> int:
+        if args.action == "list":
+            print(models.listing(registry.list_models(spark, settings)))
+        elif args.action == "show":
+            print(models.profile(registry.get(spark, settings, _version(args))))
+        elif args.action == "promote":
+            registry.promote(spark, settings, _version(args))
+            print(f"promoted model v{args.version}")
+        else:
+            print(f"rolled back: promoted model v{models.rollback(spark, settings)}")
+        return 0
+
+    return _batch(settings, "models", body)
+
+
+def _version(args: argparse.Namespace) -> int:
+    if args.version is None:
+        raise _BatchFailure(f"models {args.action} needs a VERSION")
+    return int(args.version)
+
+
+def cmd_rescore(settings: Settings, args: argparse.Namespace) -> int:
+    from batch import rescore
+
+    def body(spark: Any) -> int:
+        result = rescore.run(spark, settings, as_of=args.as_of, cause=args.cause)
+        print(
+            f"rescored {result.customers:,} customers with model v{result.model_version} as of "
+            f"{result.as_of:%Y-%m-%d %H:%M:%S}: {result.changes:,} segment changes "
+            f"in {result.seconds:.1f} s"
+        )
+        return 0
+
+    return _batch(settings, "rescore", body)

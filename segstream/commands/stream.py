@@ -1,0 +1,47 @@
+"""`segstream stream | demo`: the streaming job, and the live system around it (embedded
+broker, simulator and stream under one supervisor)."""
+
+from __future__ import annotations
+
+import argparse
+
+from segstream.commands import Add, _positive
+from segstream.config import Settings
+
+
+def register(add: Add) -> None:
+    p = add(
+        "stream",
+        cmd_stream,
+        "run the streaming job: Kafka -> events, quarantine, customer_rfm",
+        "segstream stream --once",
+    )
+    p.add_argument("--once", action="store_true", help="process everything available, then exit")
+    p = add(
+        "demo",
+        cmd_demo,
+        "run the live system: broker, simulator and stream; Ctrl-C stops all",
+        "segstream demo --rate 200",
+    )
+    p.add_argument(
+        "--rate",
+        type=_positive(float),
+        default=200.0,
+        help="simulated events per second (default 200)",
+    )
+    p.add_argument(
+        "--keep-broker", action="store_true", help="leave the embedded broker running on exit"
+    )
+
+
+def cmd_stream(settings: Settings, args: argparse.Namespace) -> int:
+    from streaming import job
+
+    job.run(settings, once=args.once)
+    return 0
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from segstream import demo
+
+    return demo.run(settings, rate=args.rate, keep_broker=args.keep_broker)
