@@ -39,16 +39,6 @@ from segstream.model.record import SegmentModel
 log = logging.getLogger(__name__)
 
 HISTORY_APP_ID = "segstream-rescore"
-MODEL_COLUMNS = (
-    "segment_id",
-    "segment_name",
-    "model_version",
-    "distance",
-    *ALL_FEATURES,
-    "as_of",
-    "scored_at",
-    "cause",
-)
 
 
 class NoModelError(RuntimeError):
@@ -123,8 +113,8 @@ def history_rows(compared: DataFrame) -> DataFrame:
 
 def merge_segments(spark: SparkSession, path: str, compared: DataFrame) -> None:
     """MERGE the model columns of `compared` into `customer_segments`, retrying on conflict."""
-    source = compared.select(*MODEL_COLUMNS, "customer_id")
-    update: dict[str, str | Column] = {c: f"s.{c}" for c in MODEL_COLUMNS}
+    source = compared.select(*tables.SEGMENT_MODEL_COLUMNS, "customer_id")
+    update: dict[str, str | Column] = {c: f"s.{c}" for c in tables.SEGMENT_MODEL_COLUMNS}
 
     def write() -> None:
         (

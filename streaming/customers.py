@@ -9,7 +9,7 @@ from pyspark.sql import functions as F
 
 from segstream.contracts import quarantine as Q
 from segstream.contracts.tables import CUSTOMER_PROFILE_SCHEMA, CUSTOMERS_SCHEMA
-from streaming import sinks
+from streaming import sinks, transforms
 
 CUSTOMER_UPDATE = {
     f.name: f"s.{f.name}" for f in CUSTOMERS_SCHEMA.fields if f.name != "customer_id"
@@ -29,6 +29,7 @@ def parse_profiles(raw: DataFrame) -> DataFrame:
     return raw.select(
         p.alias("p"),
         reason.alias("reason"),
+        F.concat(F.lit("customer profile: "), reason).alias("detail"),
         F.col("key").alias("raw_key"),
         F.col("value").alias("raw_value"),
         F.col("topic").alias("kafka_topic"),
@@ -60,21 +61,6 @@ def latest_profiles(parsed: DataFrame) -> DataFrame:
     )
 
 
-def bad_profiles(parsed: DataFrame, batch_id: int) -> DataFrame:
-    return parsed.where(F.col("reason").isNotNull()).select(
-        "reason",
-        F.concat(F.lit("customer profile: "), F.col("reason")).alias("detail"),
-        "raw_key",
-        "raw_value",
-        "kafka_topic",
-        "kafka_partition",
-        "kafka_offset",
-        "kafka_timestamp",
-        F.lit(batch_id).cast("long").alias("batch_id"),
-        F.current_timestamp().alias("quarantined_at"),
-    )
-
-
 class CustomersBatch:
     def __init__(
         self, spark: SparkSession, customers: Path, quarantine: Path, txn_app: str
@@ -87,7 +73,9 @@ class CustomersBatch:
     def __call__(self, raw: DataFrame, batch_id: int) -> None:
         parsed = parse_profiles(raw).persist()
         try:
-            sinks.append(bad_profiles(parsed, batch_id), self._quarantine, self._txn_app, batch_id)
+            sinks.append(
+                transforms.quarantined(parsed, batch_id), self._quarantine, self._txn_app, batch_id
+            )
             sinks.upsert(
                 latest_profiles(parsed),
                 self._customers,

@@ -7,23 +7,16 @@ from datetime import datetime
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from segstream.contracts.tables import CUSTOMER_SEGMENTS_SCHEMA, SEGMENT_HISTORY_SCHEMA
+from segstream.contracts.tables import (
+    CUSTOMER_SEGMENTS_SCHEMA,
+    SEGMENT_HISTORY_SCHEMA,
+    SEGMENT_MODEL_COLUMNS,
+)
 from segstream.model.features import ALL_FEATURES, with_features
 from segstream.model.record import SegmentModel
 from segstream.model.scoring import spark_assignment
 
-# The columns live scoring owns; the classic RFM score columns belong to `segstream scores`.
-MODEL_COLUMNS = (
-    "segment_id",
-    "segment_name",
-    "model_version",
-    "distance",
-    *ALL_FEATURES,
-    "as_of",
-    "scored_at",
-    "cause",
-)
-SEGMENT_UPDATE = {c: f"s.{c}" for c in MODEL_COLUMNS}
+SEGMENT_UPDATE = {c: f"s.{c}" for c in SEGMENT_MODEL_COLUMNS}
 
 
 def score(rfm: DataFrame, model: SegmentModel, as_of: datetime, cause: str) -> DataFrame:

@@ -95,6 +95,23 @@ CUSTOMER_SEGMENTS_SCHEMA = T.StructType(
     ]
 )
 
+# The columns of `customer_segments` that model scoring (stream or rescore) writes; the
+# classic RFM score columns belong to `segstream scores`.
+SEGMENT_MODEL_COLUMNS = (
+    "segment_id",
+    "segment_name",
+    "model_version",
+    "distance",
+    "recency_days",
+    "frequency",
+    "monetary",
+    "avg_order_value",
+    "tenure_days",
+    "as_of",
+    "scored_at",
+    "cause",
+)
+
 SEGMENT_HISTORY_SCHEMA = T.StructType(
     [
         T.StructField("customer_id", T.StringType(), False),
