@@ -18,6 +18,10 @@ _TXN_VERSION = "spark.databricks.delta.write.txnVersion"
 def ensure_table(
     spark: SparkSession, path: Path, schema: StructType, partition_by: tuple[str, ...] = ()
 ) -> None:
+    if (path / "_delta_log").is_dir():
+        # Already there: skip the builder, which costs a Delta transaction per table at
+        # every start.
+        return
     builder = DeltaTable.createIfNotExists(spark).location(str(path)).addColumns(schema)
     if partition_by:
         builder = builder.partitionedBy(*partition_by)
