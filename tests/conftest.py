@@ -15,11 +15,15 @@ from segstream.runtime.processes import free_port
 
 def make_settings(root: Path, **overrides: object) -> Settings:
     """Settings isolated under `root`, with free broker ports; jars stay in the shared cache."""
+    port = free_port(LOOPBACK)
+    controller = free_port(LOOPBACK)
+    while controller == port:
+        controller = free_port(LOOPBACK)
     values: dict[str, object] = {
         "lake": root / "lake",
         "home": root / "home",
-        "kafka_port": free_port(LOOPBACK),
-        "kafka_controller_port": free_port(LOOPBACK),
+        "kafka_port": port,
+        "kafka_controller_port": controller,
     }
     values.update(overrides)
     return load_settings(**values)

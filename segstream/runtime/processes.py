@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import random
 import signal
 import socket
 import time
@@ -64,10 +65,23 @@ def port_in_use(host: str, port: int) -> bool:
         return s.connect_ex((host, port)) == 0
 
 
+# Below Linux's ephemeral range (32768-60999): a port handed out here is never also the
+# local end of some outgoing connection between being chosen and being bound.
+_FREE_PORTS = (20_000, 32_767)
+
+
 def free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+    """A port on `host` that nothing is bound to right now."""
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randint(*_FREE_PORTS)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise OSError(f"no free port on {host} in {_FREE_PORTS[0]}-{_FREE_PORTS[1]}")
 
 
 def wait_for(predicate: Callable[[], object], timeout_s: float, interval_s: float = 0.25) -> bool:
