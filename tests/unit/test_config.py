@@ -79,3 +79,26 @@ def test_cli_reports_a_bad_setting_with_exit_2(
     monkeypatch.setenv("SEGSTREAM_TOPIC_PARTITIONS", "0")
     assert main(["config"]) == 2
     assert "SEGSTREAM_TOPIC_PARTITIONS" in capsys.readouterr().err
+
+
+def test_child_processes_get_exactly_these_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from segstream.demo import child_env
+
+    settings = load_settings(
+        kafka_port=19092,
+        lake=Path("rel/lake"),
+        model_features=("recency_days", "frequency", "monetary", "tenure_days"),
+        kafka_security_protocol="SASL_SSL",
+        kafka_sasl_mechanism="PLAIN",
+        kafka_sasl_username="app",
+        kafka_sasl_password="hunter2",
+    )
+    for key, value in child_env(settings).items():
+        if key.startswith("SEGSTREAM_"):
+            monkeypatch.setenv(key, value)
+    again = load_settings()
+    assert again.model_dump(exclude={"kafka_sasl_password"}) == settings.model_dump(
+        exclude={"kafka_sasl_password"}
+    ) | {"lake": Path("rel/lake").resolve(), "home": Path(".segstream").resolve()}
+    assert again.kafka_sasl_password is not None
+    assert again.kafka_sasl_password.get_secret_value() == "hunter2"
