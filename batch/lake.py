@@ -13,14 +13,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from delta.exceptions import (
-    ConcurrentAppendException,
-    ConcurrentDeleteReadException,
-    ConcurrentTransactionException,
-    ConcurrentWriteException,
-    DeltaConcurrentModificationException,
-    MetadataChangedException,
-)
 from delta.tables import DeltaTable
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -28,20 +20,11 @@ from pyspark.sql.types import StructType
 
 from segstream.config import Settings
 from segstream.contracts import tables
-from streaming.sinks import ensure_table
+from streaming.sinks import CONFLICTS, ensure_table
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Commit conflicts with a concurrent writer (the stream): the write can simply be retried.
-CONFLICTS = (
-    DeltaConcurrentModificationException,
-    ConcurrentWriteException,
-    ConcurrentAppendException,
-    ConcurrentDeleteReadException,
-    ConcurrentTransactionException,
-    MetadataChangedException,
-)
 
 # Tables the batch side writes, and their schemas.
 BATCH_TABLES: dict[str, StructType] = {

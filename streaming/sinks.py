@@ -3,15 +3,40 @@ micro-batch after a crash commits nothing twice."""
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
+from delta.exceptions import (
+    ConcurrentAppendException,
+    ConcurrentDeleteReadException,
+    ConcurrentTransactionException,
+    ConcurrentWriteException,
+    DeltaConcurrentModificationException,
+    MetadataChangedException,
+)
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
+log = logging.getLogger(__name__)
+
 _TXN_APP = "spark.databricks.delta.write.txnAppId"
+_MERGE_ATTEMPTS = 5
+# Commit conflicts with a concurrent writer (stream vs. batch rescore): nothing of the
+# losing write was committed, so it can simply run again. (The Python exception classes do
+# not share a base, hence the list.)
+CONFLICTS = (
+    DeltaConcurrentModificationException,
+    ConcurrentWriteException,
+    ConcurrentAppendException,
+    ConcurrentDeleteReadException,
+    ConcurrentTransactionException,
+    MetadataChangedException,
+)
+_RETRY_BACKOFF_S = 1.0
 _TXN_VERSION = "spark.databricks.delta.write.txnVersion"
 
 
@@ -67,12 +92,25 @@ def upsert(
     other query's writes.
     """
     spark = source.sparkSession
-    with _txn(spark, app_id, batch_id):
-        (
-            DeltaTable.forPath(spark, str(path))
-            .alias("t")
-            .merge(source.alias("s"), f"t.{key} = s.{key}")
-            .whenMatchedUpdate(set=dict(update))
-            .whenNotMatchedInsertAll()
-            .execute()
-        )
+    for attempt in range(1, _MERGE_ATTEMPTS + 1):
+        try:
+            with _txn(spark, app_id, batch_id):
+                (
+                    DeltaTable.forPath(spark, str(path))
+                    .alias("t")
+                    .merge(source.alias("s"), f"t.{key} = s.{key}")
+                    .whenMatchedUpdate(set=dict(update))
+                    .whenNotMatchedInsertAll()
+                    .execute()
+                )
+            return
+        except CONFLICTS as exc:
+            if attempt == _MERGE_ATTEMPTS:
+                raise
+            log.warning(
+                "MERGE into %s conflicted (attempt %d), retrying: %s",
+                path.name,
+                attempt,
+                str(exc).splitlines()[0],
+            )
+            time.sleep(_RETRY_BACKOFF_S * attempt)

@@ -35,11 +35,14 @@ class Supervisor:
         env: Mapping[str, str],
         log_dir: Path,
         stop_timeout_s: float,
+        max_restarts: int = 3,
     ) -> None:
         self._children = children
         self._env = dict(env)
         self._log_dir = log_dir
         self._stop_timeout_s = stop_timeout_s
+        self._max_restarts = max_restarts
+        self._max_restarts = max_restarts
         self._stop = threading.Event()
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
 
@@ -47,38 +50,54 @@ class Supervisor:
         log.info("received %s: stopping", signal.Signals(signum).name)
         self._stop.set()
 
+    def _start(self, child: Child) -> None:
+        with (self._log_dir / f"{child.name}.log").open("ab") as out:
+            self._procs[child.name] = subprocess.Popen(
+                list(child.argv),
+                env=self._env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=die_with_parent,
+            )
+        log.info(
+            "started %s (pid %d), log %s",
+            child.name,
+            self._procs[child.name].pid,
+            self._log_dir / f"{child.name}.log",
+        )
+
     def run(self) -> int:
-        """Starts every child and waits. Returns 0 after a requested stop, 1 if a child failed."""
+        """Starts every child and waits. A child that fails is restarted (every process here
+        resumes where it left off) up to `max_restarts` times; after that everything stops.
+        Returns 0 after a requested stop, 1 if a child failed for good."""
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         failed = False
+        restarts = dict.fromkeys((c.name for c in self._children), 0)
         try:
             self._log_dir.mkdir(parents=True, exist_ok=True)
             for child in self._children:
                 if self._stop.is_set():
                     break
-                out = (self._log_dir / f"{child.name}.log").open("ab")
-                self._procs[child.name] = subprocess.Popen(
-                    list(child.argv),
-                    env=self._env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                    preexec_fn=die_with_parent,
-                )
-                out.close()
-                log.info(
-                    "started %s (pid %d), log %s",
-                    child.name,
-                    self._procs[child.name].pid,
-                    self._log_dir / f"{child.name}.log",
-                )
+                self._start(child)
             while not self._stop.wait(0.5):
                 for child in self._children:
                     code = self._procs[child.name].poll()
                     if code is None or (code == 0 and child.may_exit):
                         continue
-                    log.error("%s exited with code %s; stopping the others", child.name, code)
+                    if restarts[child.name] < self._max_restarts:
+                        restarts[child.name] += 1
+                        log.error(
+                            "%s exited with code %s; restarting it (%d of %d), see its log",
+                            child.name,
+                            code,
+                            restarts[child.name],
+                            self._max_restarts,
+                        )
+                        self._start(child)
+                        continue
+                    log.error("%s exited with code %s again; stopping the others", child.name, code)
                     failed = True
                     self._stop.set()
         finally:
