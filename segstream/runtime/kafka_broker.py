@@ -14,12 +14,13 @@ import subprocess
 import time
 import uuid
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from segstream.config import Settings
 from segstream.runtime import jars
 from segstream.runtime.errors import BrokerError
-from segstream.runtime.processes import port_in_use, read_pid, terminate
+from segstream.runtime.processes import port_in_use, read_pid, terminate, wait_for
 from segstream.runtime.topics import broker_answers
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 MAIN_CLASS = "kafka.Kafka"
 FORMAT_CLASS = "kafka.tools.StorageTool"
 _STOP_TIMEOUT_S = 30.0
+_PORT_WAIT_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,9 @@ def start(settings: Settings) -> BrokerStatus:
         log.info("broker already running (pid %s) at %s", current.pid, current.bootstrap)
         return current
     for port in (settings.kafka_port, settings.kafka_controller_port):
-        if port_in_use(settings.kafka_host, port):
+        # A broker killed a moment ago can hold its sockets while its threads are torn
+        # down (the process is already a zombie by then): give it a few seconds.
+        if not wait_for(partial(_port_free, settings.kafka_host, port), _PORT_WAIT_S):
             raise BrokerError(
                 f"port {settings.kafka_host}:{port} is in use by another program; "
                 "choose others with SEGSTREAM_KAFKA_PORT / SEGSTREAM_KAFKA_CONTROLLER_PORT"
@@ -145,6 +149,10 @@ def stop(settings: Settings) -> bool:
         log.warning("broker pid %d ignored SIGTERM for %.0f s; killed", pid, _STOP_TIMEOUT_S)
     paths.pid.unlink(missing_ok=True)
     return True
+
+
+def _port_free(host: str, port: int) -> bool:
+    return not port_in_use(host, port)
 
 
 def _format_storage(java: str, classpath: str, log4j_opt: str, paths: BrokerPaths) -> None:
