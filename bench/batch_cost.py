@@ -45,6 +45,7 @@ from pyspark.sql import types as T
 
 from bench.harness import (
     AS_OF,
+    LoadSampler,
     bench_settings,
     history,
     markdown_table,
@@ -196,6 +197,7 @@ class SizeResult:
     jobs: list[int] = field(default_factory=list)
     commits: list[int] = field(default_factory=list)
     small: dict[str, float] = field(default_factory=dict)
+    load: float = float("nan")
 
     def step(self, name: str) -> float:
         return median([s.get(name, 0.0) for s in self.steps])
@@ -276,7 +278,9 @@ def full_recompute(spark: SparkSession, lake: Lake, target: Path) -> float:
     )
 
 
-def run_size(spark: SparkSession, root: Path, size: int, args: Any) -> SizeResult:
+def run_size(
+    spark: SparkSession, root: Path, size: int, args: Any, load: LoadSampler
+) -> SizeResult:
     settings = bench_settings(root / f"n{size}")
     print(f"{size:>9,} customers: building the lake", flush=True)
     lake, load_s, events_rows, events_s = build_lake(spark, settings, size, args)
@@ -306,6 +310,7 @@ def run_size(spark: SparkSession, root: Path, size: int, args: Any) -> SizeResul
         raw.unpersist()
         return seconds, split_steps(timer.take(), seconds), jobs, commits
 
+    batches_started = time.monotonic()
     with instrumented(lake, models, handler, timer):
         for batch_id in range(args.batches + 1):
             seconds, steps, jobs, commits = one_batch(batch_id, args.batch_events)
@@ -332,6 +337,7 @@ def run_size(spark: SparkSession, root: Path, size: int, args: Any) -> SizeResul
             seconds, steps, jobs, commits = one_batch(args.batches + 1, args.small_batch)
             result.small = {"total": seconds, "jobs": jobs, "commits": commits, **steps}
             print(f"          batch of {args.small_batch} events: {seconds:.2f} s", flush=True)
+    result.load = load.mean(batches_started, time.monotonic())
     target = settings.lake / "tables" / "customer_rfm_full"
     result.full_recompute_s = full_recompute(spark, lake, target)
     print(f"          full recompute {result.full_recompute_s:.1f} s", flush=True)
@@ -371,6 +377,7 @@ def print_results(results: list[SizeResult], args: Any) -> None:
         line("batch, max", lambda r: max(r.batch_s), None),
         line("Spark jobs", lambda r: int(median(r.jobs)), "jobs"),
         line("Delta commits", lambda r: int(median(r.commits)), "commits"),
+        line("mean 1-min load average during the batches", lambda r: r.load, None),
     ]
     rows += [line(f"  step: {s}", lambda r, s=s: r.step(s), s) for s in STEPS]  # type: ignore[misc]
     print(markdown_table(headers, rows))
@@ -459,11 +466,16 @@ def main() -> None:
             bench_settings(root, spark_driver_memory=args.driver_memory), "segstream-bench-batch"
         )
         try:
-            results = [run_size(spark, root, size, args) for size in sorted(args.sizes)]
+            with LoadSampler() as load:
+                results = [run_size(spark, root, size, args, load) for size in sorted(args.sizes)]
         finally:
             spark.stop()
     print_results(results, args)
-    print(f"\ntotal {time.monotonic() - started:.0f} s; machine: {os.cpu_count()} cores")
+    print(
+        f"\ntotal {time.monotonic() - started:.0f} s; machine: {os.cpu_count()} cores, mean "
+        f"1-min load average {load.mean():.1f} (peak {load.peak():.1f}; this benchmark alone "
+        "keeps it near 2)"
+    )
 
 
 if __name__ == "__main__":

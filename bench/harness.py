@@ -7,9 +7,12 @@ Not a benchmark itself; every helper is deterministic for a given seed.
 
 from __future__ import annotations
 
+import os
 import shutil
 import statistics
 import tempfile
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -239,6 +242,39 @@ def history(spark: SparkSession, path: Path) -> list[dict[str, Any]]:
 def files_under(path: Path) -> dict[str, int]:
     """Every file below `path` (relative name -> bytes)."""
     return {str(p.relative_to(path)): p.stat().st_size for p in path.rglob("*") if p.is_file()}
+
+
+class LoadSampler:
+    """Samples the machine's 1-minute load average in the background, so that a result can
+    say how busy the (shared) machine was while it was measured."""
+
+    def __init__(self, interval_s: float = 5.0) -> None:
+        self._interval = interval_s
+        self._samples: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._samples.append((time.monotonic(), os.getloadavg()[0]))
+            self._stop.wait(self._interval)
+
+    def __enter__(self) -> LoadSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def mean(self, since: float = float("-inf"), until: float = float("inf")) -> float:
+        """Mean load between two time.monotonic() readings (all samples by default)."""
+        values = [load for at, load in self._samples if since <= at <= until]
+        return statistics.fmean(values) if values else float("nan")
+
+    def peak(self, since: float = float("-inf"), until: float = float("inf")) -> float:
+        values = [load for at, load in self._samples if since <= at <= until]
+        return max(values, default=float("nan"))
 
 
 def median(values: Sequence[float]) -> float:

@@ -47,6 +47,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from bench.harness import (
+    LoadSampler,
     bench_settings,
     embedded_broker,
     markdown_table,
@@ -198,6 +199,7 @@ class BacklogResult:
     body_only: float
     baseline: float
     raw_read: float
+    load: float
 
 
 def bare_rates(spark: SparkSession, settings: Settings, events: int) -> tuple[float, float]:
@@ -222,7 +224,9 @@ def bare_rates(spark: SparkSession, settings: Settings, events: int) -> tuple[fl
     return rates[0], rates[1]
 
 
-def run_backlog(spark: SparkSession, base: Settings, root: Path, args: Any) -> BacklogResult:
+def run_backlog(
+    spark: SparkSession, base: Settings, root: Path, args: Any, load: LoadSampler
+) -> BacklogResult:
     settings = bench_settings(
         root / "backlog",
         kafka_port=base.kafka_port,
@@ -247,9 +251,13 @@ def run_backlog(spark: SparkSession, base: Settings, root: Path, args: Any) -> B
     finally:
         stop_stream(proc)
     process_s = time.monotonic() - started
+    process_load = load.mean(started, started + process_s)
     if code != 0:
         raise RuntimeError(f"stream --once failed with {code}:\n{tail(log_file)}")
-    print(f"    stream --once finished in {process_s:.1f} s", flush=True)
+    print(
+        f"    stream --once finished in {process_s:.1f} s (mean load {process_load:.1f})",
+        flush=True,
+    )
 
     rows = metrics_rows(spark, settings)
     if sum(r["input_rows"] for r in rows) != args.events:
@@ -299,7 +307,15 @@ def run_backlog(spark: SparkSession, base: Settings, root: Path, args: Any) -> B
     print("    measuring the baseline (bare read + parse of the same topic)", flush=True)
     raw_rate, baseline = bare_rates(spark, settings, args.events)
     return BacklogResult(
-        args.events, publish_s, process_s, sustained, with_warmup, body_only, baseline, raw_rate
+        args.events,
+        publish_s,
+        process_s,
+        sustained,
+        with_warmup,
+        body_only,
+        baseline,
+        raw_rate,
+        process_load,
     )
 
 
@@ -317,7 +333,8 @@ def print_backlog(result: BacklogResult, args: Any) -> None:
     print()
     print(
         f"(a) backlog of {n:,} events, {args.customers:,} customers, "
-        f"maxOffsetsPerTrigger {args.max_offsets:,}, model {'on' if args.model else 'off'}"
+        f"maxOffsetsPerTrigger {args.max_offsets:,}, model {'on' if args.model else 'off'}; "
+        f"mean 1-min load average while the stream ran: {result.load:.1f} on {os.cpu_count()} cores"
     )
     print(
         markdown_table(
@@ -353,10 +370,11 @@ class RateResult:
     batch_p50_median: float
     batch_p95_max: float
     drain_s: float
+    load: float
 
 
 def latency_by_phase(
-    spark: SparkSession, settings: Settings, phases: dict[str, tuple[int, float, float]]
+    spark: SparkSession, settings: Settings, phases: dict[str, tuple[int, float, float, float]]
 ) -> list[RateResult]:
     """Per-event latency from the lake, grouped by the event-id prefix of each phase."""
     metrics = (
@@ -412,7 +430,7 @@ def latency_by_phase(
     joined = {r["phase"]: r for r in per_event.join(per_batch, "phase").collect()}
     commits.unpersist()
     out = []
-    for prefix, (rate, sent_rate, drain_s) in phases.items():
+    for prefix, (rate, sent_rate, drain_s, load) in phases.items():
         r = joined[prefix]
         window = r["last_commit_s"] - r["first_s"]
         out.append(
@@ -432,12 +450,15 @@ def latency_by_phase(
                 batch_p50_median=float(r["p50_median"]),
                 batch_p95_max=float(r["p95_max"]),
                 drain_s=drain_s,
+                load=load,
             )
         )
     return out
 
 
-def run_latency(spark: SparkSession, base: Settings, root: Path, args: Any) -> list[RateResult]:
+def run_latency(
+    spark: SparkSession, base: Settings, root: Path, args: Any, load: LoadSampler
+) -> list[RateResult]:
     settings = bench_settings(
         root / "latency",
         kafka_port=base.kafka_port,
@@ -450,7 +471,7 @@ def run_latency(spark: SparkSession, base: Settings, root: Path, args: Any) -> l
         promote_fixed_model(spark, settings)
     log_file = root / "stream-latency.log"
     proc = start_stream(settings, once=False, log_file=log_file)
-    phases: dict[str, tuple[int, float, float]] = {}
+    phases: dict[str, tuple[int, float, float, float]] = {}
     produced = 0
     try:
         warm = events_of("warm", args.customers, int(args.rates[0] * args.warmup), seed=2)
@@ -466,13 +487,15 @@ def run_latency(spark: SparkSession, base: Settings, root: Path, args: Any) -> l
         for i, rate in enumerate(args.rates):
             prefix = f"r{rate}"
             events = events_of(prefix, args.customers, int(rate * args.duration), seed=10 + i)
+            started = time.monotonic()
             sent_rate, _ = publish(settings, events, rate)
             produced += len(events)
             drain = wait_caught_up(settings, produced, proc, args.timeout)
-            phases[prefix] = (rate, sent_rate, drain)
+            mean_load = load.mean(started, time.monotonic())
+            phases[prefix] = (rate, sent_rate, drain, mean_load)
             print(
                 f"    {rate:>6,}/s for {args.duration:.0f} s: sent at {sent_rate:,.0f}/s, "
-                f"drained {drain:.1f} s after the last send",
+                f"drained {drain:.1f} s after the last send (mean load {mean_load:.1f})",
                 flush=True,
             )
     finally:
@@ -509,6 +532,7 @@ def print_latency(results: list[RateResult], args: Any, trigger_s: float) -> Non
                 "batch p95 max",
                 "p50 vs base",
                 "p95 vs base",
+                "load avg",
             ],
             [
                 (
@@ -528,6 +552,7 @@ def print_latency(results: list[RateResult], args: Any, trigger_s: float) -> Non
                     r.batch_p95_max,
                     f"{r.p50 / base.p50:.2f}x",
                     f"{r.p95 / base.p95:.2f}x",
+                    r.load,
                 )
                 for r in results
             ],
@@ -535,7 +560,9 @@ def print_latency(results: list[RateResult], args: Any, trigger_s: float) -> Non
     )
     print(
         "busy = sum of batch durations / sending window; capacity = rows / sum of batch "
-        "durations (what the stream could absorb at that batch size)"
+        "durations (what the stream could absorb at that batch size); load avg = mean 1-min "
+        f"load average while sending and draining ({os.cpu_count()} cores; the stream alone "
+        "keeps it near 2)"
     )
     at_target = next((r for r in results if r.rate == TARGET_RATE), None)
     if at_target is not None:
@@ -570,13 +597,13 @@ def main() -> None:
         base = bench_settings(root)
         backlog: BacklogResult | None = None
         latency: list[RateResult] = []
-        with embedded_broker(base):
+        with embedded_broker(base), LoadSampler() as load:
             spark = get_spark(base, "segstream-bench-reader")
             try:
                 if not args.skip_backlog:
-                    backlog = run_backlog(spark, base, root, args)
+                    backlog = run_backlog(spark, base, root, args, load)
                 if not args.skip_latency:
-                    latency = run_latency(spark, base, root, args)
+                    latency = run_latency(spark, base, root, args, load)
             finally:
                 spark.stop()
         if backlog is not None:

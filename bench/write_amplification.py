@@ -33,6 +33,7 @@ from typing import Any
 from pyspark.sql import SparkSession
 
 from bench.harness import (
+    LoadSampler,
     bench_settings,
     events_for,
     files_under,
@@ -203,9 +204,10 @@ def main() -> None:
     with temp_root("segstream-bench-write-amp-", args.keep) as root:
         spark = get_spark(bench_settings(root), "segstream-bench-write-amp")
         try:
-            for dv in (True, False):
-                for touch in sorted(args.touch):
-                    configs.append(run_config(spark, root, dv, touch, args))
+            with LoadSampler() as load:
+                for dv in (True, False):
+                    for touch in sorted(args.touch):
+                        configs.append(run_config(spark, root, dv, touch, args))
         finally:
             spark.stop()
 
@@ -274,7 +276,11 @@ def main() -> None:
             f"the bytes of DVs on); merge time off/on "
             f"{off.med('execution_s') / on.med('execution_s'):.2f}x"
         )
-    print(f"\ntotal {time.monotonic() - started:.0f} s; machine: {os.cpu_count()} cores")
+    print(
+        f"\ntotal {time.monotonic() - started:.0f} s; machine: {os.cpu_count()} cores, mean "
+        f"1-min load average {load.mean():.1f} (peak {load.peak():.1f}); row and byte counts "
+        "do not depend on load, times do"
+    )
 
 
 if __name__ == "__main__":
