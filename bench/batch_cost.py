@@ -16,7 +16,7 @@ parts (Kafka fetch, the RocksDB de-duplication state) are not in this number. On
 batch of --small-batch events shows the fixed cost of a batch.
 
 Step times come from wrapping streaming.sinks.append/upsert, ModelCache.get,
-TransactionsBatch._score and the latency query in this process (nothing in streaming/ is
+TransactionsBatch._score and BatchSummary.of in this process (nothing in streaming/ is
 changed); Spark jobs per batch from the status tracker, Delta commits from the tables' logs,
 the MERGEs' own operationMetrics from DESCRIBE HISTORY. Baselines, same run: the smallest
 size (ratio batch(N)/batch(smallest), target <= 1.5x for 1M vs 100k) and a full recompute
@@ -60,8 +60,8 @@ from segstream.config import Settings
 from segstream.contracts.events import Event, Item
 from segstream.model import registry
 from streaming import segments, sinks, transforms
-from streaming.batch import Lake, TransactionsBatch
-from streaming.metrics import MetricsRecorder, latency
+from streaming.batch import Lake, TransactionsBatch, tune_session
+from streaming.metrics import BatchSummary, MetricsRecorder
 from streaming.model_cache import ModelCache
 
 TARGET_GROWTH = 1.5
@@ -86,16 +86,16 @@ MERGE_METRICS = (
     "numTargetDeletionVectorsAdded",
     "numTargetRowsCopied",
 )
-PARSE = "append quarantine (first action: parse of the Kafka rows, cached)"
+SUMMARY = "batch summary (first action: parse of the Kafka rows, cached)"
+QUARANTINE = "append quarantine (skipped when nothing is bad)"
 EVENTS = "append events"
 RFM = "merge customer_rfm (incl. the rfm_deltas aggregation)"
 MODEL = "scoring: model cache check (models table)"
 SCORE = "scoring: read touched customer_rfm rows, score, count changes"
 HISTORY = "scoring: append segment_history"
 SEGMENTS = "scoring: merge customer_segments"
-LATENCY = "latency percentiles"
-OTHER = "other (persist, counts, newest event time)"
-STEPS = (PARSE, EVENTS, RFM, MODEL, SCORE, HISTORY, SEGMENTS, LATENCY, OTHER)
+OTHER = "other (persist, unpersist, bookkeeping)"
+STEPS = (SUMMARY, QUARANTINE, EVENTS, RFM, MODEL, SCORE, HISTORY, SEGMENTS, OTHER)
 _SCORE_TOTAL = "_score"
 TABLES = ("quarantine", "events", "customer_rfm", "segment_history", "customer_segments")
 
@@ -159,7 +159,7 @@ def instrumented(
 ) -> Iterator[None]:
     """Times the steps of `handler` by wrapping what it calls (restored afterwards)."""
     names = {
-        lake.quarantine: PARSE,
+        lake.quarantine: QUARANTINE,
         lake.events: EVENTS,
         lake.customer_rfm: RFM,
         lake.segment_history: HISTORY,
@@ -172,7 +172,7 @@ def instrumented(
     with (
         mock.patch.object(sinks, "append", timer.wrap(sinks.append, by_path)),
         mock.patch.object(sinks, "upsert", timer.wrap(sinks.upsert, by_path)),
-        mock.patch("streaming.batch.latency", timer.wrap(latency, lambda *a, **k: LATENCY)),
+        mock.patch.object(BatchSummary, "of", timer.wrap(BatchSummary.of, lambda *a, **k: SUMMARY)),
         mock.patch.object(models, "get", timer.wrap(models.get, lambda *a, **k: MODEL)),
         mock.patch.object(
             handler, "_score", timer.wrap(handler._score, lambda *a, **k: _SCORE_TOTAL)
@@ -222,7 +222,9 @@ def split_steps(steps: dict[str, float], seconds: float) -> dict[str, float]:
     out = dict(steps)
     score_total = out.pop(_SCORE_TOTAL, 0.0)
     out[SCORE] = score_total - sum(out.get(s, 0.0) for s in (MODEL, HISTORY, SEGMENTS))
-    out[OTHER] = seconds - score_total - sum(out.get(s, 0.0) for s in (PARSE, EVENTS, RFM, LATENCY))
+    out[OTHER] = (
+        seconds - score_total - sum(out.get(s, 0.0) for s in (SUMMARY, QUARANTINE, EVENTS, RFM))
+    )
     return out
 
 
@@ -465,6 +467,7 @@ def main() -> None:
         spark = get_spark(
             bench_settings(root, spark_driver_memory=args.driver_memory), "segstream-bench-batch"
         )
+        tune_session(spark)
         try:
             with LoadSampler() as load:
                 results = [run_size(spark, root, size, args, load) for size in sorted(args.sizes)]

@@ -5,26 +5,17 @@
 N contract-valid messages (producers.generator, Event.encode) plus a share of bad ones (one
 of every producers.bad_events kind, round robin), cached as Kafka-shaped rows in 2
 partitions, each step written to Spark's `noop` sink (the second of two runs is timed).
-Baseline, same run: the current `transforms.parse`.
-
-Steps: the cached rows alone; `from_json` alone; `try_parse_json` alone; `transforms.parse`;
-`parse` + `dedupe_key` + `valid_events`; and two candidate rewrites of parse, built from its
-own source at run time: (1) the JSON variant `doc` computed once in a projection of its own
-instead of an expression inlined into every rule (Spark does not share it across the
-branches of the CASE WHEN); (2) that, plus reason and detail taken from one CASE WHEN of
-structs instead of two chains over the same conditions. Each candidate's output is checked
-to equal `transforms.parse`'s on every row; both are skipped once parse changes shape.
+Baseline, same run: `transforms.parse`. Steps: the cached rows alone; `from_json` alone;
+`try_parse_json` alone; `transforms.parse`; `parse` + `dedupe_key` + `valid_events`.
 """
 
 from __future__ import annotations
 
 import argparse
-import inspect
 import itertools
 import os
 import random
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,36 +28,6 @@ from producers.bad_events import BadKind, make_bad
 from producers.generator import GeneratorOptions, generate
 from segstream.contracts.events import EVENT_SCHEMA
 from streaming import transforms
-
-_INLINE = "    doc = F.try_parse_json(text)\n"
-_SELECT = 'return raw.withColumn("e", F.from_json(text, EVENT_SCHEMA)).select('
-_REASON = "    reason, detail = _reason(rules)\n"
-# The rules as one CASE WHEN of (reason, detail) structs, in a projection of its own.
-_ONE_CHAIN = """    (failed, code, message), rest = rules[0], rules[1:]
-    chain = F.when(failed, F.struct(F.lit(code).alias("r"), message.alias("d")))
-    for failed, code, message in rest:
-        chain = chain.when(failed, F.struct(F.lit(code).alias("r"), message.alias("d")))
-    reason, detail = F.col("_rd.r"), F.col("_rd.d")
-"""
-
-
-def variant_parse(one_chain: bool) -> Callable[[DataFrame], DataFrame] | None:
-    """transforms.parse with the JSON variant computed once in its own projection (and, with
-    `one_chain`, reason and detail from one rule chain); None if parse changed shape."""
-    source = inspect.getsource(transforms.parse)
-    if any(part not in source for part in (_INLINE, _SELECT, _REASON)):
-        return None
-    projections = '.withColumn("_doc", F.try_parse_json(text))'
-    if one_chain:
-        source = source.replace(_REASON, _ONE_CHAIN)
-        projections += '.withColumn("_rd", chain)'
-    source = source.replace(_INLINE, '    doc = F.col("_doc")\n').replace(
-        _SELECT, f'return raw.withColumn("e", F.from_json(text, EVENT_SCHEMA)){projections}.select('
-    )
-    namespace: dict[str, Any] = dict(vars(transforms))
-    exec(source, namespace)
-    parse: Callable[[DataFrame], DataFrame] = namespace["parse"]
-    return parse
 
 
 def messages(events: int, bad_share: float) -> tuple[list[tuple[Any, ...]], int]:
@@ -98,11 +59,6 @@ def rate(frame: DataFrame, rows: int) -> float:
     return rows / seconds
 
 
-def same_rows(a: DataFrame, b: DataFrame) -> bool:
-    a, b = a.drop("e"), b.drop("e")
-    return a.exceptAll(b).count() == 0 and b.exceptAll(a).count() == 0
-
-
 def run(spark: SparkSession, args: Any) -> None:
     data, bad = messages(args.events, args.bad_share)
     raw = spark.createDataFrame(data, KAFKA_SCHEMA).repartition(2).cache()
@@ -118,16 +74,6 @@ def run(spark: SparkSession, args: Any) -> None:
             transforms.valid_events(transforms.dedupe_key(transforms.parse(raw)), 0),
         ),
     ]
-    candidates = {
-        "parse, JSON variant computed once": variant_parse(one_chain=False),
-        "parse, variant once + reason/detail from one rule chain": variant_parse(one_chain=True),
-    }
-    skipped = [label for label, fn in candidates.items() if fn is None]
-    for label, fn in candidates.items():
-        if fn is not None:
-            if not same_rows(transforms.parse(raw), fn(raw)):
-                raise RuntimeError(f"{label}: output differs from transforms.parse")
-            steps.append((f"{label} (same output, checked)", fn(raw)))
     rates = []
     for label, frame in steps:
         rates.append((label, rate(frame, n)))
@@ -141,8 +87,6 @@ def run(spark: SparkSession, args: Any) -> None:
             [(label, r, 2e6 / r, f"{r / base:.2f}x") for label, r in rates],
         )
     )
-    if skipped:
-        print(f"(transforms.parse changed shape; skipped: {', '.join(skipped)})")
 
 
 def main() -> None:

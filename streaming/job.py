@@ -23,7 +23,7 @@ from segstream.contracts import tables
 from segstream.contracts.tables import CUSTOMERS_SCHEMA
 from segstream.spark_session import get_spark
 from streaming import sinks, sources, transforms
-from streaming.batch import Lake, TransactionsBatch
+from streaming.batch import Lake, TransactionsBatch, tune_session
 from streaming.customers import CustomersBatch
 from streaming.metrics import MetricsRecorder
 from streaming.model_cache import ModelCache
@@ -113,6 +113,7 @@ def run(settings: Settings, once: bool = False) -> None:
     stop = _StopFlag()
     previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
     spark = get_spark(settings, "segstream-stream")
+    tune_session(spark)
     try:
         lake = Lake.of(settings)
         lake.ensure(spark)

@@ -13,11 +13,10 @@ from datetime import datetime
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 from pyspark.sql.streaming.listener import StreamingQueryProgress
 
 from segstream.contracts.tables import STREAM_METRICS_SCHEMA
-from streaming import sinks
+from streaming import sinks, transforms
 
 log = logging.getLogger(__name__)
 
@@ -38,19 +37,40 @@ class BatchStats:
     latency_max_s: float | None
 
 
-def latency(
-    events: DataFrame, committed_at: datetime
-) -> tuple[float | None, float | None, float | None]:
-    """p50, p95 and max seconds from each event's `produced_at` to the batch's commit."""
-    lag = F.lit(committed_at).cast("double") - F.col("produced_at").cast("double")
-    row = (
-        events.where(F.col("produced_at").isNotNull())
-        .agg(F.percentile_approx(lag, [0.5, 0.95], 10_000).alias("p"), F.max(lag).alias("max"))
-        .collect()[0]
-    )
-    if row["max"] is None:
-        return None, None, None
-    return float(row["p"][0]), float(row["p"][1]), float(row["max"])
+@dataclass(frozen=True)
+class BatchSummary:
+    """What one parsed micro-batch holds (see `transforms.batch_summary`)."""
+
+    rows: int
+    valid: int
+    newest_event: datetime | None
+    lag_p50: float | None
+    lag_p95: float | None
+    lag_max: float | None
+
+    @classmethod
+    def of(cls, parsed: DataFrame) -> BatchSummary:
+        row = transforms.batch_summary(parsed).collect()[0]
+        p50, p95 = row["lag_q"] or (None, None)
+        return cls(
+            rows=int(row["rows"]),
+            valid=int(row["valid"]),
+            newest_event=row["newest_event"],
+            lag_p50=p50,
+            lag_p95=p95,
+            lag_max=row["lag_max"],
+        )
+
+    @property
+    def quarantined(self) -> int:
+        return self.rows - self.valid
+
+    def latency(self, committed_at: datetime) -> tuple[float | None, float | None, float | None]:
+        """p50, p95 and max seconds from the valid events' `produced_at` to `committed_at`."""
+        if self.lag_p50 is None or self.lag_p95 is None or self.lag_max is None:
+            return None, None, None
+        commit = committed_at.timestamp()
+        return commit + self.lag_p50, commit + self.lag_p95, commit + self.lag_max
 
 
 class MetricsRecorder:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+import math
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -13,6 +14,7 @@ from pyspark.testing import assertDataFrameEqual
 
 from segstream.contracts import quarantine as Q
 from streaming import transforms
+from streaming.metrics import BatchSummary
 
 pytestmark = pytest.mark.spark
 
@@ -98,6 +100,40 @@ def test_valid_messages_are_deduplicated_by_event_id_and_bad_ones_never(spark) -
     keyed = transforms.dedupe_key(transforms.parse(spark.createDataFrame(rows, RAW_SCHEMA)))
     kept = keyed.dropDuplicates(["dedupe_key"]).select("dedupe_key").collect()
     assert sorted(r.dedupe_key for r in kept) == ["e:e1", "q:t:0:1", "q:t:0:2"]
+
+
+def test_batch_summary_gives_the_counts_and_latency_percentiles_of_the_valid_events(spark) -> None:  # type: ignore[no-untyped-def]
+    first = datetime(2024, 3, 1, 12, tzinfo=UTC)
+    produced = [first + timedelta(seconds=i * i / 8) for i in range(20)]
+    values = [
+        _with(
+            event_id=f"e{i}",
+            customer_id=f"c{i % 3}",
+            event_time=f"2024-01-0{1 + i % 5}T00:00:00+00:00",
+            produced_at=at.isoformat(),
+        )
+        for i, at in enumerate(produced)
+    ]
+    # Not counted in the latency: a valid event without produced_at, and bad messages.
+    values += [_with(event_id="late", customer_id="c9"), b"{bad", _with(amount=-1.0)]
+    rows = [(b"k", v, "t", 0, offset, datetime(2024, 1, 1)) for offset, v in enumerate(values)]
+    summary = BatchSummary.of(transforms.parse(spark.createDataFrame(rows, RAW_SCHEMA)))
+
+    assert (summary.rows, summary.valid, summary.quarantined) == (23, 21, 2)
+    assert summary.newest_event == datetime(2024, 1, 5)
+    committed = first + timedelta(minutes=5)
+    lags = sorted((committed - at).total_seconds() for at in produced)
+
+    def percentile(q: float) -> float:
+        # percentile_approx: the smallest value that at least q of the values do not exceed.
+        return lags[math.ceil(q * len(lags)) - 1]
+
+    assert summary.latency(committed) == pytest.approx(
+        (percentile(0.5), percentile(0.95), lags[-1]), abs=1e-6
+    )
+    nothing = BatchSummary.of(transforms.parse(spark.createDataFrame(rows[-2:], RAW_SCHEMA)))
+    assert (nothing.rows, nothing.valid) == (2, 0)
+    assert nothing.latency(committed) == (None, None, None)
 
 
 def _events(spark, rows):  # type: ignore[no-untyped-def]
