@@ -62,6 +62,16 @@ def spark(session_root: Path):  # type: ignore[no-untyped-def]
     session.stop()
 
 
+@pytest.fixture(scope="session")
+def monitor_lake_settings(spark, session_root: Path) -> Settings:  # type: ignore[no-untyped-def]
+    """Settings whose lake holds the known tables of `tests.monitor_lake` (built once)."""
+    from tests import monitor_lake
+
+    settings = make_settings(session_root / "monitor")
+    monitor_lake.build(spark, settings)
+    return settings
+
+
 @pytest.fixture
 def no_segstream_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):

@@ -67,6 +67,9 @@ def command(settings: Settings) -> list[str]:
         str(settings.monitor_port),
         "--browser.gatherUsageStats",
         "false",
+        # A viewer's toolbar: no "Deploy" or developer entries on an operations page.
+        "--client.toolbarMode",
+        "viewer",
         # The app's code does not change under a running monitor; no file watcher needed.
         "--server.fileWatcherType",
         "none",

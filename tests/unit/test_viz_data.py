@@ -9,7 +9,9 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from viz import data
+from segstream.contracts import tables
+from tests.conftest import make_settings
+from viz import data, lake
 
 pytestmark = pytest.mark.unit
 
@@ -256,3 +258,11 @@ def test_model_versions_newest_first_and_the_promoted_one() -> None:
     assert current is not None
     assert (current["version"], current["k"]) == (2, 3)
     assert current["segments"] == "Champions, At Risk, Lost"
+
+
+def test_a_missing_table_reads_as_empty_with_its_columns(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings = make_settings(tmp_path)
+    metrics = lake.read(settings, tables.STREAM_METRICS)
+    assert metrics.empty
+    assert list(metrics.columns) == tables.STREAM_METRICS_SCHEMA.fieldNames()
+    assert data.stream_summary(metrics, ts("2025-01-01")) is None
