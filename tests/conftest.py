@@ -14,16 +14,21 @@ from segstream.runtime.processes import free_port
 
 
 def make_settings(root: Path, **overrides: object) -> Settings:
-    """Settings isolated under `root`, with free broker ports; jars stay in the shared cache."""
+    """Settings isolated under `root`, with free broker and monitor ports; jars stay in the
+    shared cache."""
     port = free_port(LOOPBACK)
     controller = free_port(LOOPBACK)
     while controller == port:
         controller = free_port(LOOPBACK)
+    monitor = free_port(LOOPBACK)
+    while monitor in (port, controller):
+        monitor = free_port(LOOPBACK)
     values: dict[str, object] = {
         "lake": root / "lake",
         "home": root / "home",
         "kafka_port": port,
         "kafka_controller_port": controller,
+        "monitor_port": monitor,
     }
     values.update(overrides)
     return load_settings(**values)

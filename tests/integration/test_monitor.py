@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Page, sync_playwright
 
 from segstream.config import LOOPBACK, Settings, load_settings
-from segstream.runtime.processes import free_port, port_in_use, wait_for
+from segstream.runtime.processes import port_in_use, wait_for
 from tests import monitor_lake
 from tests.conftest import settings_env
 
@@ -46,13 +46,7 @@ def table_rows(page: Page) -> list[list[str]]:
 def test_monitor_shows_segments_and_drift_alert_then_stops(
     monitor_lake_settings: Settings,
 ) -> None:
-    settings = load_settings(
-        **{
-            **monitor_lake_settings.model_dump(),
-            "monitor_port": free_port(LOOPBACK),
-            "monitor_refresh_s": 2.0,
-        }
-    )
+    settings = load_settings(**{**monitor_lake_settings.model_dump(), "monitor_refresh_s": 2.0})
     proc = subprocess.Popen(
         [sys.executable, "-m", "segstream.cli", "monitor"],
         env=settings_env(settings),
