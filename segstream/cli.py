@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from segstream.commands import Command, batch, models, replay, runtime, simulate, stream
+from segstream.commands import Command, batch, models, monitor, replay, runtime, simulate, stream
 from segstream.config import ConfigError, Settings, load_settings
 from segstream.runtime.errors import BrokerError, RuntimeSetupError
 
@@ -97,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     stream.register(add)
     models.register(add)
     batch.register(add)
+    monitor.register(add)
     return parser
 
 

@@ -123,11 +123,22 @@ class Settings(BaseSettings):
         100, ge=2, description="customers needed before the first model is trained"
     )
     verify_show: int = Field(20, ge=1, description="differing customers `verify` lists")
+    # The Streamlit monitor.
+    monitor_host: str = Field(LOOPBACK, description="address the monitor's web server binds to")
+    monitor_port: int = Field(8501, ge=1, le=65535, description="port of the monitor")
+    monitor_refresh_s: float = Field(
+        5.0, gt=0, description="the monitor re-reads the tables every this many seconds"
+    )
+    monitor_window_s: float = Field(
+        3600.0, gt=0, description="how far back the monitor's stream and migration views look"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.kafka_port == self.kafka_controller_port:
             raise ValueError("kafka_port and kafka_controller_port must differ")
+        if self.monitor_port in (self.kafka_port, self.kafka_controller_port):
+            raise ValueError("monitor_port must differ from the embedded broker's ports")
         if self.kafka_security_protocol.startswith("SASL") and not (
             self.kafka_sasl_mechanism and self.kafka_sasl_username and self.kafka_sasl_password
         ):

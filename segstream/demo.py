@@ -1,4 +1,5 @@
-"""`segstream demo`: the whole live system on one machine, stopped as one by Ctrl-C."""
+"""`segstream demo`: the whole live system on one machine (broker, simulator, stream,
+scheduler and monitor), stopped as one by Ctrl-C."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sys
 from pathlib import Path
 
 from segstream.config import Settings
-from segstream.runtime import kafka_broker, topics
+from segstream.runtime import kafka_broker, monitor, topics
 from segstream.runtime.supervisor import Child, Supervisor
 
 log = logging.getLogger(__name__)
@@ -58,10 +59,13 @@ def children(rate: float) -> list[Child]:
                 "--retrain-on-drift",
             ],
         ),
+        Child("monitor", [*cli, "monitor"]),
     ]
 
 
 def run(settings: Settings, rate: float, keep_broker: bool) -> int:
+    # Before anything starts: a taken monitor port would otherwise only show in its log.
+    monitor.check_port(settings.monitor_host, settings.monitor_port)
     started_broker = settings.embedded_kafka and not kafka_broker.status(settings).running
     supervisor = Supervisor(
         children(rate), child_env(settings), (settings.home / "logs").resolve(), _STOP_TIMEOUT_S
@@ -71,6 +75,7 @@ def run(settings: Settings, rate: float, keep_broker: bool) -> int:
             kafka_broker.start(settings)
         topics.ensure_topics(settings)
         log.info("demo running against %s; Ctrl-C stops everything", settings.bootstrap_servers)
+        log.info("monitor at %s", monitor.url(settings))
         return supervisor.run()
     finally:
         if started_broker and not keep_broker:

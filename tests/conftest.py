@@ -14,16 +14,21 @@ from segstream.runtime.processes import free_port
 
 
 def make_settings(root: Path, **overrides: object) -> Settings:
-    """Settings isolated under `root`, with free broker ports; jars stay in the shared cache."""
+    """Settings isolated under `root`, with free broker and monitor ports; jars stay in the
+    shared cache."""
     port = free_port(LOOPBACK)
     controller = free_port(LOOPBACK)
     while controller == port:
         controller = free_port(LOOPBACK)
+    monitor = free_port(LOOPBACK)
+    while monitor in (port, controller):
+        monitor = free_port(LOOPBACK)
     values: dict[str, object] = {
         "lake": root / "lake",
         "home": root / "home",
         "kafka_port": port,
         "kafka_controller_port": controller,
+        "monitor_port": monitor,
     }
     values.update(overrides)
     return load_settings(**values)
@@ -60,6 +65,16 @@ def spark(session_root: Path):  # type: ignore[no-untyped-def]
     session = get_spark(make_settings(session_root / "spark"), "segstream-tests")
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def monitor_lake_settings(spark, session_root: Path) -> Settings:  # type: ignore[no-untyped-def]
+    """Settings whose lake holds the known tables of `tests.monitor_lake` (built once)."""
+    from tests import monitor_lake
+
+    settings = make_settings(session_root / "monitor")
+    monitor_lake.build(spark, settings)
+    return settings
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@
     stream.py     stream, demo
     models.py     retrain, models, rescore
     batch.py      scores, drift, scheduler, verify; `_batch`, the Spark job runner of both
+    monitor.py    monitor
 
 Each module has `register(add)`, which declares its commands and their options through the
 `add` helper of `segstream/cli.py` (which adds the common settings options), and the

@@ -20,7 +20,7 @@ def register(add: Add) -> None:
     p = add(
         "demo",
         cmd_demo,
-        "run the live system: broker, simulator and stream; Ctrl-C stops all",
+        "run the live system: broker, simulator, stream, scheduler and monitor; Ctrl-C stops all",
         "segstream demo --rate 200",
     )
     p.add_argument(

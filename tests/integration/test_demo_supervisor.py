@@ -1,5 +1,5 @@
-"""`segstream demo` brings up broker, simulator, stream and scheduler; Ctrl-C leaves nothing
-behind."""
+"""`segstream demo` brings up broker, simulator, stream, scheduler and monitor; Ctrl-C leaves
+nothing behind."""
 
 from __future__ import annotations
 
@@ -51,6 +51,7 @@ def test_ctrl_c_stops_every_process_of_the_demo(tmp_path: Path) -> None:
         assert any("kafka.Kafka" in c for c in kinds), kinds
         assert any("simulate" in c for c in kinds), kinds
         assert any("scheduler" in c for c in kinds), kinds
+        assert any("streamlit run" in c for c in kinds), kinds
         assert sum("org.apache.spark.deploy.SparkSubmit" in c for c in kinds) >= 1, kinds
     finally:
         demo.send_signal(signal.SIGINT)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,19 @@ def test_child_processes_get_exactly_these_settings(monkeypatch: pytest.MonkeyPa
     ) | {"lake": Path("rel/lake").resolve(), "home": Path(".segstream").resolve()}
     assert again.kafka_sasl_password is not None
     assert again.kafka_sasl_password.get_secret_value() == "hunter2"
+
+
+def test_monitor_settings_and_a_port_clash_with_the_broker() -> None:
+    s = load_settings()
+    assert (s.monitor_host, s.monitor_port) == ("127.0.0.1", 8501)
+    with pytest.raises(ConfigError, match="monitor_port must differ"):
+        load_settings(monitor_port=9092)
+
+
+def test_monitor_refuses_a_taken_port(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["monitor", "--monitor-port", str(port)]) == 1
+    assert f"port {port} on 127.0.0.1 is already in use" in capsys.readouterr().err

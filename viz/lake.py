@@ -1,0 +1,65 @@
+"""Reading the lake's Delta tables as pandas frames, without a JVM.
+
+delta-rs reads through DataFusion (`QueryBuilder`), which applies the deletion vectors that
+Spark's MERGE and UPDATE leave behind; its PyArrow dataset path refuses such tables. A
+table that does not exist yet reads as an empty frame with the contract's columns, so every
+page can say "no data yet" instead of failing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+import pyarrow as pa  # type: ignore[import-untyped]
+from deltalake import DeltaTable, QueryBuilder
+from deltalake.exceptions import TableNotFoundError
+from pyspark.sql.types import StructType
+
+from segstream.config import Settings
+from segstream.contracts import quarantine, tables
+
+# Importing the contracts loads PySpark's type classes only; no JVM starts.
+SCHEMAS: dict[str, StructType] = {
+    tables.CUSTOMER_RFM: tables.CUSTOMER_RFM_SCHEMA,
+    tables.CUSTOMER_SEGMENTS: tables.CUSTOMER_SEGMENTS_SCHEMA,
+    tables.SEGMENT_HISTORY: tables.SEGMENT_HISTORY_SCHEMA,
+    tables.MODELS: tables.MODELS_SCHEMA,
+    tables.SEGMENT_SNAPSHOTS: tables.SEGMENT_SNAPSHOTS_SCHEMA,
+    tables.DRIFT: tables.DRIFT_SCHEMA,
+    tables.STREAM_METRICS: tables.STREAM_METRICS_SCHEMA,
+    tables.QUARANTINE: quarantine.QUARANTINE_SCHEMA,
+}
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def read(
+    settings: Settings,
+    name: str,
+    columns: Sequence[str] | None = None,
+    where: str | None = None,
+) -> pd.DataFrame:
+    """The table's current rows (only `columns`, if given), or an empty frame if it is missing.
+
+    Args:
+        settings: where the lake is.
+        name: a table of `segstream.contracts.tables` that the monitor reads.
+        columns: the columns to read; all of the contract's columns when None.
+        where: a DataFusion SQL condition on the rows, e.g. `"alert"`.
+    """
+    wanted = list(columns) if columns is not None else SCHEMAS[name].fieldNames()
+    unknown = set(wanted) - set(SCHEMAS[name].fieldNames())
+    if unknown:
+        raise ValueError(f"{name} has no columns {sorted(unknown)}")
+    try:
+        table = DeltaTable(str(settings.table_path(name)))
+    except TableNotFoundError:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in wanted})
+    sql = f"SELECT {', '.join(map(_quoted, wanted))} FROM t"
+    if where:
+        sql += f" WHERE {where}"
+    batches = QueryBuilder().register("t", table).execute(sql).read_all()
+    return pa.table(batches).to_pandas()
