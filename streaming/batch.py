@@ -8,6 +8,8 @@ restart commits every row exactly once.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,6 +59,23 @@ class Lake:
         sinks.ensure_table(spark, self.customer_segments, CUSTOMER_SEGMENTS_SCHEMA)
         sinks.ensure_table(spark, self.segment_history, SEGMENT_HISTORY_SCHEMA)
         sinks.ensure_table(spark, self.stream_metrics, STREAM_METRICS_SCHEMA)
+
+
+@contextmanager
+def computed(frame: DataFrame) -> Iterator[DataFrame]:
+    """`frame` computed once and cut from its lineage (a local checkpoint), freed afterwards.
+
+    Not `persist()`: a MERGE does not find its source in the cache and would compute it again
+    from the Kafka rows (the whole batch, twice), and a persisted frame recomputes anyway
+    when evicted.
+    """
+    checkpointed = frame.localCheckpoint()
+    try:
+        yield checkpointed
+    finally:
+        # The checkpoint's blocks are not in the cache manager: unpersist() would not free
+        # them, and they would stay until a JVM garbage collection.
+        checkpointed._jdf.queryExecution().analyzed().rdd().unpersist(False)
 
 
 def tune_session(spark: SparkSession) -> None:
@@ -112,10 +131,7 @@ class TransactionsBatch:
             if summary.valid:
                 events = transforms.valid_events(batch, batch_id)
                 sinks.append(events, self._lake.events, self._txn_app, batch_id)
-                deltas = transforms.rfm_deltas(events).persist()
-                try:
-                    # Computed once here; the MERGE's copy of its source and the scoring
-                    # read it from the cache.
+                with computed(transforms.rfm_deltas(events)) as deltas:
                     touched = deltas.count()
                     sinks.upsert(
                         deltas,
@@ -131,8 +147,6 @@ class TransactionsBatch:
                     rescored, changed, version = self._score(
                         batch.sparkSession, deltas, touched, batch_id
                     )
-                finally:
-                    deltas.unpersist()
             p50, p95, worst = summary.latency(datetime.now(UTC))
             self._recorder.record(
                 BatchStats(
@@ -162,20 +176,19 @@ class TransactionsBatch:
             return 0, 0, None
         ids = F.broadcast(deltas.select("customer_id"))
         rfm = spark.read.format("delta").load(str(self._lake.customer_rfm)).join(ids, "customer_id")
-        scored = segments.score(rfm, model, self._as_of, "purchase").persist()
-        try:
+        with computed(segments.score(rfm, model, self._as_of, "purchase")) as scored:
             previous = (
                 spark.read.format("delta")
                 .load(str(self._lake.customer_segments))
                 .join(ids, "customer_id")
                 .select("customer_id", "segment_id", "segment_name")
             )
-            moved = segments.changes(scored, previous, batch_id).persist()
-            # Counted (and so cached) before the writes: recomputed after the upsert, the
-            # changes would be measured against the new segments and vanish.
-            changed = moved.count()
-            if changed:
-                sinks.append(moved, self._lake.segment_history, self._txn_app, batch_id)
+            # Computed before the writes: recomputed after the upsert, the changes would be
+            # measured against the new segments and vanish.
+            with computed(segments.changes(scored, previous, batch_id)) as moved:
+                changed = moved.count()
+                if changed:
+                    sinks.append(moved, self._lake.segment_history, self._txn_app, batch_id)
             sinks.upsert(
                 scored.drop("last_event_at"),
                 self._lake.customer_segments,
@@ -184,8 +197,5 @@ class TransactionsBatch:
                 self._txn_app,
                 batch_id,
             )
-            moved.unpersist()
-            # Every touched customer has a customer_rfm row by now, so all were scored.
-            return touched, changed, model.version
-        finally:
-            scored.unpersist()
+        # Every touched customer has a customer_rfm row by now, so all were scored.
+        return touched, changed, model.version
