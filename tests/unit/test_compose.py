@@ -174,6 +174,17 @@ def test_the_image_runs_the_segstream_console_script() -> None:
     assert instructions["USER"] not in ("root", "0")
 
 
+def test_the_image_resolves_the_jars_at_build_time() -> None:
+    # Containers then start without Maven Central, and as a user who cannot write the cache.
+    instructions = _instructions()
+    runs = [rest for keyword, rest in instructions if keyword == "RUN"]
+    assert any(rest.endswith(" segstream jars") for rest in runs)
+    user_at = [keyword for keyword, _ in instructions].index("USER")
+    assert all(
+        keyword != "RUN" or "segstream jars" not in rest for keyword, rest in instructions[user_at:]
+    )
+
+
 def test_the_image_holds_every_package_and_the_build_context_sends_them() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     packages = {p.rstrip("*") for p in project["tool"]["setuptools"]["packages"]["find"]["include"]}
