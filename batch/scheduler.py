@@ -1,8 +1,10 @@
-"""`segstream scheduler`: retrain every T, rescore every T2, snapshot + drift every T3.
+"""`segstream scheduler`: retrain every T, rescore every T2, snapshot + drift every T3, compact
+the tables every T4.
 
 Before the first model exists it waits until `customer_rfm` holds `schedule_min_customers`
 customers and then trains one (bootstrap). A retrain is followed by a rescore (cause
-`retrain`), which counts as that interval's rescore. A failed job is logged and tried again
+`retrain`), which counts as that interval's rescore. Compaction does not wait for a model.
+A failed job is logged and tried again
 after `schedule_retry_s`; the scheduler itself goes on.
 
 Restartable: the time each job last ran is kept in `<home>/scheduler/state.json` (written
@@ -27,7 +29,8 @@ from segstream.config import Settings
 
 log = logging.getLogger(__name__)
 
-RETRAIN, RESCORE, SNAPSHOT = "retrain", "rescore", "snapshot"
+RETRAIN, RESCORE, SNAPSHOT, COMPACT = "retrain", "rescore", "snapshot", "compact"
+JOBS = (RETRAIN, RESCORE, SNAPSHOT, COMPACT)
 _MAX_SLEEP_S = 5.0
 
 
@@ -38,6 +41,7 @@ class Intervals:
     snapshot_s: float
     retry_s: float
     min_customers: int
+    compact_s: float
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Intervals:
@@ -47,10 +51,16 @@ class Intervals:
             settings.schedule_snapshot_s,
             settings.schedule_retry_s,
             settings.schedule_min_customers,
+            settings.schedule_compact_s,
         )
 
     def every(self, job: str) -> float:
-        return {RETRAIN: self.retrain_s, RESCORE: self.rescore_s, SNAPSHOT: self.snapshot_s}[job]
+        return {
+            RETRAIN: self.retrain_s,
+            RESCORE: self.rescore_s,
+            SNAPSHOT: self.snapshot_s,
+            COMPACT: self.compact_s,
+        }[job]
 
 
 @dataclass(frozen=True)
@@ -62,6 +72,7 @@ class Hooks:
     retrain: Callable[[], None]
     rescore: Callable[[str | None], None]  # the history cause, None = per customer
     snapshot: Callable[[], None]  # snapshot + drift
+    compact: Callable[[], None]
 
 
 class StateFile:
@@ -125,8 +136,11 @@ class Scheduler:
         self.hooks.rescore("retrain")
 
     def run_pending(self) -> list[str]:
-        """Runs every job that is due now, in order retrain, rescore, snapshot."""
+        """Runs every job that is due now: compaction, then retrain, rescore, snapshot."""
         ran: list[str] = []
+        if self._due(COMPACT) and not self.stop.is_set():
+            self._run(COMPACT, self.hooks.compact)
+            ran.append(COMPACT)
         if not self._has_model:
             self._has_model = self.hooks.has_model()
         if not self._has_model:
@@ -139,11 +153,7 @@ class Scheduler:
                 )
                 return ran
             log.info("bootstrap: %d customers, training the first model", n)
-        now = self.clock()
-        due = {
-            job: self.state.next_due(job, self.intervals.every(job), self.intervals.retry_s) <= now
-            for job in (RETRAIN, RESCORE, SNAPSHOT)
-        }
+        due = {job: self._due(job) for job in (RETRAIN, RESCORE, SNAPSHOT)}
         if due[RETRAIN] or not self._has_model:
             ok = self._run(RETRAIN, self._retrain_and_rescore)
             ran.append(RETRAIN)
@@ -161,21 +171,24 @@ class Scheduler:
                 ran.append(job)
         return ran
 
+    def _next_due(self, job: str) -> float:
+        return self.state.next_due(job, self.intervals.every(job), self.intervals.retry_s)
+
+    def _due(self, job: str) -> bool:
+        return self._next_due(job) <= self.clock()
+
     def seconds_to_next(self) -> float:
-        now = self.clock()
-        nxt = min(
-            self.state.next_due(job, self.intervals.every(job), self.intervals.retry_s)
-            for job in (RETRAIN, RESCORE, SNAPSHOT)
-        )
-        return max(0.0, nxt - now)
+        return max(0.0, min(self._next_due(job) for job in JOBS) - self.clock())
 
     def run_forever(self) -> None:
         """Runs due jobs until `stop` is set; checks at least every few seconds."""
         log.info(
-            "scheduler: retrain every %.0f s, rescore every %.0f s, snapshot + drift every %.0f s",
+            "scheduler: retrain every %.0f s, rescore every %.0f s, snapshot + drift every "
+            "%.0f s, compact every %.0f s",
             self.intervals.retrain_s,
             self.intervals.rescore_s,
             self.intervals.snapshot_s,
+            self.intervals.compact_s,
         )
         while not self.stop.is_set():
             self.run_pending()
@@ -195,7 +208,7 @@ def spark_hooks(
     settings: Settings, retrain_on_drift: bool = False
 ) -> tuple[Hooks, Callable[[], None]]:
     """Hooks that run the real jobs on one SparkSession, and a function that stops it."""
-    from batch import drift_job, lake, rescore, retrain
+    from batch import compact, drift_job, lake, rescore, retrain
     from segstream.contracts import tables
     from segstream.model import registry
     from segstream.spark_session import get_spark
@@ -216,12 +229,16 @@ def spark_hooks(
     def do_snapshot() -> None:
         drift_job.run(spark, settings, retrain_on_drift=retrain_on_drift)
 
+    def do_compact() -> None:
+        compact.run(spark, settings)
+
     hooks = Hooks(
         customers=customers,
         has_model=lambda: registry.current(spark, settings) is not None,
         retrain=do_retrain,
         rescore=do_rescore,
         snapshot=do_snapshot,
+        compact=do_compact,
     )
     return hooks, spark.stop
 

@@ -118,6 +118,9 @@ class Settings(BaseSettings):
     schedule_retrain_s: float = Field(3600.0, gt=0, description="retrain every this many s")
     schedule_rescore_s: float = Field(600.0, gt=0, description="rescore every this many s")
     schedule_snapshot_s: float = Field(300.0, gt=0, description="snapshot + drift every s")
+    schedule_compact_s: float = Field(
+        900.0, gt=0, description="compact the lake's tables every this many s"
+    )
     schedule_retry_s: float = Field(60.0, gt=0, description="retry a failed job after s")
     schedule_min_customers: int = Field(
         100, ge=2, description="customers needed before the first model is trained"

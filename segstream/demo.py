@@ -56,6 +56,8 @@ def children(rate: float) -> list[Child]:
                 "60",
                 "--snapshot-every",
                 "30",
+                "--compact-every",
+                "300",
                 "--retrain-on-drift",
             ],
         ),

@@ -1,4 +1,4 @@
-"""`segstream scores | drift | scheduler | verify`, and `_batch`, which runs every batch
+"""`segstream scores | drift | scheduler | verify | compact`, and `_batch`, which runs every batch
 command's Spark job (the model commands of `models.py` too)."""
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def register(add: Add) -> None:
     p = add(
         "scheduler",
         cmd_scheduler,
-        "retrain, rescore and snapshot + drift on intervals until Ctrl-C",
+        "retrain, rescore, snapshot + drift and compact on intervals until Ctrl-C",
         "segstream scheduler --retrain-every 3600 --rescore-every 600 --snapshot-every 300",
     )
     p.add_argument(
@@ -52,6 +52,12 @@ def register(add: Add) -> None:
         metavar="S",
         help="seconds (default SEGSTREAM_SCHEDULE_SNAPSHOT_S)",
     )
+    p.add_argument(
+        "--compact-every",
+        type=_positive(float),
+        metavar="S",
+        help="seconds (default SEGSTREAM_SCHEDULE_COMPACT_S)",
+    )
     p.add_argument("--min-customers", type=_positive(int), help="customers before the first model")
     p.add_argument("--once", action="store_true", help="run what is due once, then exit")
     p.add_argument("--retrain-on-drift", action="store_true", help="retrain when drift alerts")
@@ -62,6 +68,12 @@ def register(add: Add) -> None:
         "segstream verify --show 50",
     )
     p.add_argument("--show", type=_positive(int), help="differing customers listed (default 20)")
+    add(
+        "compact",
+        cmd_compact,
+        "compact the lake's tables: small files and deletion vectors rewritten into few files",
+        "segstream compact",
+    )
 
 
 class _BatchFailure(Exception):
@@ -132,6 +144,7 @@ def cmd_scheduler(settings: Settings, args: argparse.Namespace) -> int:
         "schedule_retrain_s": args.retrain_every,
         "schedule_rescore_s": args.rescore_every,
         "schedule_snapshot_s": args.snapshot_every,
+        "schedule_compact_s": args.compact_every,
         "schedule_min_customers": args.min_customers,
     }
     given = {k: v for k, v in overrides.items() if v is not None}
@@ -162,3 +175,14 @@ def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
         return 1
 
     return _batch(settings, "verify", body)
+
+
+def cmd_compact(settings: Settings, args: argparse.Namespace) -> int:
+    from batch import compact
+
+    def body(spark: Any) -> int:
+        for c in compact.run(spark, settings):
+            print(f"{c.table}: {c.files_removed} files into {c.files_added}")
+        return 0
+
+    return _batch(settings, "compact", body)

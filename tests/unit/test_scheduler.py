@@ -12,7 +12,9 @@ from batch.scheduler import Hooks, Intervals, Scheduler, StateFile
 
 pytestmark = pytest.mark.unit
 
-INTERVALS = Intervals(retrain_s=100, rescore_s=30, snapshot_s=20, retry_s=5, min_customers=10)
+INTERVALS = Intervals(
+    retrain_s=100, rescore_s=30, snapshot_s=20, retry_s=5, min_customers=10, compact_s=200
+)
 
 
 class World:
@@ -45,6 +47,7 @@ class World:
             retrain=self.retrain,
             rescore=lambda cause: self._call(f"rescore:{cause}"),
             snapshot=lambda: self._call("snapshot"),
+            compact=lambda: self._call("compact"),
         )
 
 
@@ -56,10 +59,27 @@ def test_bootstrap_waits_for_customers_then_trains_and_rescores(tmp_path: Path) 
     world = World()
     s = scheduler(world, tmp_path / "state.json")
     world.customers = 9
-    assert s.run_pending() == [] and world.calls == []
+    assert s.run_pending() == ["compact"] and world.calls == ["compact"]
     world.customers = 10
     assert s.run_pending() == ["retrain", "snapshot"]
-    assert world.calls == ["retrain", "rescore:retrain", "snapshot"]
+    assert world.calls == ["compact", "retrain", "rescore:retrain", "snapshot"]
+
+
+def test_compaction_runs_on_its_interval_before_any_model_and_is_retried(tmp_path: Path) -> None:
+    world = World()
+    s = scheduler(world, tmp_path / "state.json")
+    world.fail = {"compact"}
+    assert s.run_pending() == ["compact"]
+    world.now += 4
+    assert s.run_pending() == []
+    world.now += 1  # the retry interval
+    world.fail = set()
+    assert s.run_pending() == ["compact"]
+    world.now += 199
+    assert s.run_pending() == []
+    world.now += 1
+    assert s.run_pending() == ["compact"]
+    assert world.calls == ["compact"] * 3
 
 
 def test_each_job_runs_on_its_own_interval(tmp_path: Path) -> None:
@@ -111,5 +131,5 @@ def test_stop_finishes_the_current_job_and_exits(tmp_path: Path) -> None:
     world.on_retrain.append(stop)  # the signal arrives while the retrain runs
     s = scheduler(world, tmp_path / "state.json", stop=stop)
     s.run_forever()
-    assert world.calls == ["retrain", "rescore:retrain"]
+    assert world.calls == ["compact", "retrain", "rescore:retrain"]
     assert StateFile(tmp_path / "state.json").jobs["retrain"]["ok"] is True
