@@ -44,7 +44,9 @@ def children(rate: float) -> list[Child]:
         Child("simulator", [*cli, "simulate", "--rate", str(rate)]),
         Child("stream", [*cli, "stream"]),
         # Intervals short enough that a demo shows the first model appear, segments fill
-        # and the scenario's shift raise a drift alert followed by a retrain.
+        # and the scenario's shift raise a drift alert followed by a retrain, and long
+        # enough to leave the stream the CPU: on 2 cores a snapshot every 30 s ran
+        # back to back (~60 s each) and tripled the stream's batch time.
         Child(
             "scheduler",
             [
@@ -53,9 +55,9 @@ def children(rate: float) -> list[Child]:
                 "--retrain-every",
                 "600",
                 "--rescore-every",
-                "60",
+                "120",
                 "--snapshot-every",
-                "30",
+                "120",
                 "--compact-every",
                 "300",
                 "--retrain-on-drift",
