@@ -1,10 +1,12 @@
-"""`segstream compact`: compacts the lake's tables (Delta OPTIMIZE).
+"""`segstream compact`: compacts the lake's tables (Delta OPTIMIZE, then VACUUM).
 
 Every stream batch adds a small file to each table it writes, and each MERGE adds deletion
 vectors to the files of the customers it touched; left alone, every read and every MERGE
 scan pays for hundreds of small files. Compaction rewrites them into few files, dropping
 the rows that deletion vectors mark as gone, and commits that as one Delta transaction:
-readers and the stream go on, and a stream MERGE that collides with it retries.
+readers and the stream go on, and a stream MERGE that collides with it retries. The files
+it replaced stay on disk for time travel until VACUUM deletes those older than the
+retention (`SEGSTREAM_COMPACT_RETENTION_H`, Delta's 7 days by default).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ def compact_table(spark: SparkSession, settings: Settings, name: str) -> Compact
         lambda: DeltaTable.forPath(spark, path).optimize().executeCompaction().collect()[0],
         f"compacting {name}",
     ).metrics
+    DeltaTable.forPath(spark, path).vacuum(settings.compact_retention_h)
     return Compacted(name, int(metrics.numFilesRemoved), int(metrics.numFilesAdded))
 
 

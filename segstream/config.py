@@ -121,6 +121,12 @@ class Settings(BaseSettings):
     schedule_compact_s: float = Field(
         900.0, gt=0, description="compact the lake's tables every this many s"
     )
+    compact_retention_h: float = Field(
+        168.0,
+        ge=0,
+        description="VACUUM after compaction deletes replaced files older than this many hours "
+        "(Delta refuses less than 168 unless its retentionDurationCheck is off)",
+    )
     schedule_retry_s: float = Field(60.0, gt=0, description="retry a failed job after s")
     schedule_min_customers: int = Field(
         100, ge=2, description="customers needed before the first model is trained"
