@@ -17,15 +17,14 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 
 from segstream.config import Settings
+from segstream.runtime.signals import stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -246,25 +245,15 @@ def spark_hooks(
 def run(settings: Settings, once: bool = False, retrain_on_drift: bool = False) -> None:
     """Runs the scheduler until SIGINT/SIGTERM (or, with `once`, runs what is due and exits)."""
     hooks, close = spark_hooks(settings, retrain_on_drift)
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.info(
-            "received %s: finishing the current job, then exiting", signal.Signals(signum).name
-        )
-        stop.set()
-
-    # Installed after the SparkSession exists: PySpark installs its own SIGINT handler then.
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        scheduler = Scheduler(
-            hooks, Intervals.from_settings(settings), StateFile(state_path(settings)), stop=stop
-        )
-        if once:
-            scheduler.run_pending()
-        else:
-            scheduler.run_forever()
+        # Entered after the SparkSession exists: PySpark installs its own SIGINT handler then.
+        with stop_on_signals("finishing the current job, then exiting") as stop:
+            scheduler = Scheduler(
+                hooks, Intervals.from_settings(settings), StateFile(state_path(settings)), stop=stop
+            )
+            if once:
+                scheduler.run_pending()
+            else:
+                scheduler.run_forever()
     finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
         close()

@@ -8,10 +8,10 @@ from collections.abc import Sequence
 
 from producers.pacing import Pacer
 from producers.publisher import Publisher
-from producers.signals import stop_on_signals
 from segstream.config import Settings
 from segstream.contracts.customers import CustomerProfile
 from segstream.contracts.events import Event
+from segstream.runtime.signals import stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def run(
     """
     published = 0
     seen: set[str] = set()
-    with stop_on_signals() as stop:
+    with stop_on_signals("flushing and exiting") as stop:
         publisher = Publisher(settings)
         pacer = Pacer(rate)
         started = last_report = time.monotonic()

@@ -20,10 +20,10 @@ from producers.clock import DEFAULT_SPEED, SimClock
 from producers.messages import CUSTOMERS, TRANSACTIONS
 from producers.pacing import Pacer
 from producers.publisher import Publisher
-from producers.signals import stop_on_signals
 from producers.simulator import Simulator, SimulatorOptions
 from producers.truth import TruthLog
 from segstream.config import Settings
+from segstream.runtime.signals import stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def run(
         log.info(
             "scenario shift %s at %s: %s", shift.name, when.isoformat(), shift.regime.description
         )
-    with stop_on_signals() as stop:
+    with stop_on_signals("flushing and exiting") as stop:
         publisher = Publisher(settings)
         pacer = Pacer(limits.rate)
         started = last_report = time.monotonic()
@@ -189,7 +189,7 @@ def run_workers(
         proc = ctx.Process(target=_worker, args=(settings, opts, share, speed, path, acked))
         proc.start()
         procs.append((proc, acked))
-    with stop_on_signals() as stop:
+    with stop_on_signals("flushing and exiting") as stop:
         while any(p.is_alive() for p, _ in procs):
             if stop.wait(0.5):
                 for p, _ in procs:

@@ -6,13 +6,10 @@ Runs as `segstream stream` or `spark-submit streaming/job.py`; both end up in `r
 from __future__ import annotations
 
 import logging
-import signal
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
-from types import FrameType
 
 from pyspark.sql import SparkSession
 from pyspark.sql.streaming.query import StreamingQuery
@@ -21,6 +18,7 @@ from segstream import cli
 from segstream.config import Settings
 from segstream.contracts import tables
 from segstream.contracts.tables import CUSTOMERS_SCHEMA
+from segstream.runtime.signals import stop_on_signals
 from segstream.spark_session import get_spark
 from streaming import sinks, sources, transforms
 from streaming.batch import Lake, TransactionsBatch, tune_session
@@ -88,15 +86,6 @@ def start_customers(
     return query
 
 
-class _StopFlag:
-    def __init__(self) -> None:
-        self.event = threading.Event()
-
-    def __call__(self, signum: int, _frame: FrameType | None) -> None:
-        log.info("received %s, stopping after the current batch", signal.Signals(signum).name)
-        self.event.set()
-
-
 def _stop_between_batches(query: StreamingQuery) -> None:
     deadline = time.monotonic() + _STOP_WAIT_S
     while query.isActive and query.status.get("isTriggerActive") and time.monotonic() < deadline:
@@ -110,34 +99,33 @@ def run(settings: Settings, once: bool = False) -> None:
     Raises:
         pyspark.errors.StreamingQueryException: a query failed; its cause is in the message.
     """
-    stop = _StopFlag()
-    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
     spark = get_spark(settings, "segstream-stream")
     tune_session(spark)
     try:
-        lake = Lake.of(settings)
-        lake.ensure(spark)
-        customers = start_customers(spark, settings, lake, once)
-        transactions, recorder = start_transactions(spark, settings, lake, once)
-        queries = [transactions, customers]
-        log.info("stream started (%s)", "drain and exit" if once else "continuous")
-        while any(q.isActive for q in queries) and not stop.event.is_set():
-            transactions.awaitTermination(1)
+        # Entered after the SparkSession exists, whose creation installs PySpark's own SIGINT
+        # handler (it would cancel the running batch instead of letting it finish).
+        with stop_on_signals("stopping after the current batch") as stop:
+            lake = Lake.of(settings)
+            lake.ensure(spark)
+            customers = start_customers(spark, settings, lake, once)
+            transactions, recorder = start_transactions(spark, settings, lake, once)
+            queries = [transactions, customers]
+            log.info("stream started (%s)", "drain and exit" if once else "continuous")
+            while any(q.isActive for q in queries) and not stop.is_set():
+                transactions.awaitTermination(1)
+                recorder.flush(spark, transactions.recentProgress)
+                if any(q.exception() for q in queries):
+                    break
+            for q in queries:
+                if q.isActive:
+                    _stop_between_batches(q)
             recorder.flush(spark, transactions.recentProgress)
-            if any(q.exception() for q in queries):
-                break
-        for q in queries:
-            if q.isActive:
-                _stop_between_batches(q)
-        recorder.flush(spark, transactions.recentProgress)
-        for q in queries:
-            exc = q.exception()
-            if exc is not None:
-                raise exc
-        log.info("stream stopped")
+            for q in queries:
+                exc = q.exception()
+                if exc is not None:
+                    raise exc
+            log.info("stream stopped")
     finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
         spark.stop()
 
 

@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import errno
 import logging
-import signal
 import socket
 import subprocess
 import sys
-import threading
 from pathlib import Path
-from types import FrameType
 
 import viz
 from segstream.config import Settings
 from segstream.runtime.errors import RuntimeSetupError
 from segstream.runtime.processes import die_with_parent, terminate
+from segstream.runtime.signals import stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -81,14 +79,7 @@ def run(settings: Settings) -> int:
     from segstream.demo import child_env
 
     check_port(settings.monitor_host, settings.monitor_port)
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.info("received %s: stopping the monitor", signal.Signals(signum).name)
-        stop.set()
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
+    with stop_on_signals("stopping the monitor") as stop:
         proc = subprocess.Popen(
             command(settings),
             env=child_env(settings),
@@ -108,6 +99,3 @@ def run(settings: Settings) -> int:
             return 0
         log.error("the monitor's web server exited with code %d", proc.returncode)
         return proc.returncode or 1
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)

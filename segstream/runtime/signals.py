@@ -1,4 +1,4 @@
-"""Graceful stop of a publishing loop on SIGINT/SIGTERM."""
+"""Graceful stop of a long-running process on SIGINT/SIGTERM."""
 
 from __future__ import annotations
 
@@ -13,13 +13,17 @@ log = logging.getLogger(__name__)
 
 
 @contextmanager
-def stop_on_signals() -> Iterator[threading.Event]:
-    """An event set by SIGINT or SIGTERM, so the loop can flush what it sent and exit;
-    the previous handlers are restored on exit."""
+def stop_on_signals(then: str) -> Iterator[threading.Event]:
+    """An event set by SIGINT or SIGTERM, so the process can finish what it is doing and
+    exit (`then` says what it does, for the log); the previous handlers are restored on exit.
+
+    Enter it after the SparkSession exists: creating one installs PySpark's own SIGINT
+    handler, which cancels the running jobs instead.
+    """
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.info("received %s: flushing and exiting", signal.Signals(signum).name)
+        log.info("received %s: %s", signal.Signals(signum).name, then)
         stop.set()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
