@@ -30,12 +30,7 @@ def parse_profiles(raw: DataFrame) -> DataFrame:
         p.alias("p"),
         reason.alias("reason"),
         F.concat(F.lit("customer profile: "), reason).alias("detail"),
-        F.col("key").alias("raw_key"),
-        F.col("value").alias("raw_value"),
-        F.col("topic").alias("kafka_topic"),
-        F.col("partition").alias("kafka_partition"),
-        F.col("offset").alias("kafka_offset"),
-        F.col("timestamp").alias("kafka_timestamp"),
+        *transforms.raw_message(),
     )
 
 

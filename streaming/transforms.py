@@ -40,6 +40,18 @@ def _first_broken(rules: list[tuple[Column, str, Column]]) -> Column:
     return chain
 
 
+def raw_message() -> list[Column]:
+    """A Kafka row's bytes and coordinates, named as the quarantine keeps them."""
+    return [
+        F.col("key").alias("raw_key"),
+        F.col("value").alias("raw_value"),
+        F.col("topic").alias("kafka_topic"),
+        F.col("partition").alias("kafka_partition"),
+        F.col("offset").alias("kafka_offset"),
+        F.col("timestamp").alias("kafka_timestamp"),
+    ]
+
+
 def parse(raw: DataFrame) -> DataFrame:
     """Parses Kafka rows (key, value, topic, partition, offset, timestamp) of `transactions`.
 
@@ -146,12 +158,7 @@ def parse(raw: DataFrame) -> DataFrame:
         .withColumn("doc", F.try_parse_json(text))
         .withColumn("broken", _first_broken(rules))
         .select(
-            F.col("key").alias("raw_key"),
-            F.col("value").alias("raw_value"),
-            F.col("topic").alias("kafka_topic"),
-            F.col("partition").alias("kafka_partition"),
-            F.col("offset").alias("kafka_offset"),
-            F.col("timestamp").alias("kafka_timestamp"),
+            *raw_message(),
             "e",
             event_time.alias("event_ts"),
             F.col("broken.reason").alias("reason"),
