@@ -20,6 +20,7 @@ from pyspark.sql import SparkSession
 from batch import lake
 from segstream.config import Settings
 from segstream.contracts import tables
+from streaming import sinks
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ class Compacted:
 
 def compact_table(spark: SparkSession, settings: Settings, name: str) -> Compacted:
     path = str(settings.table_path(name))
-    metrics = lake.retry_on_conflict(
+    metrics = sinks.retry_on_conflict(
         lambda: DeltaTable.forPath(spark, path).optimize().executeCompaction().collect()[0],
         f"compacting {name}",
     ).metrics

@@ -7,11 +7,7 @@ the as-of depend on the machine it runs on.
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
 
 from delta.tables import DeltaTable
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -20,11 +16,7 @@ from pyspark.sql.types import StructType
 
 from segstream.config import Settings
 from segstream.contracts import tables
-from streaming.sinks import CONFLICTS, ensure_table
-
-log = logging.getLogger(__name__)
-T = TypeVar("T")
-
+from streaming.sinks import ensure_table
 
 # Tables the batch side writes, and their schemas.
 BATCH_TABLES: dict[str, StructType] = {
@@ -102,18 +94,3 @@ def data_as_of(rfm: DataFrame) -> datetime:
     if micros is None:
         raise MissingDataError(f"{tables.CUSTOMER_RFM} is empty")
     return from_micros(int(micros))
-
-
-def retry_on_conflict(write: Callable[[], T], what: str, attempts: int = 5) -> T:
-    """Runs `write`, again on a commit conflict with a concurrent writer (up to `attempts`)."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return write()
-        except CONFLICTS as exc:
-            if attempt == attempts:
-                raise
-            log.warning(
-                "%s conflicted with a concurrent write (%s); retrying", what, type(exc).__name__
-            )
-            time.sleep(0.5 * attempt)
-    raise AssertionError("unreachable")

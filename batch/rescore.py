@@ -35,6 +35,7 @@ from segstream.contracts import tables
 from segstream.model import registry
 from segstream.model.features import ALL_FEATURES
 from segstream.model.record import SegmentModel
+from streaming import sinks
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +127,7 @@ def merge_segments(spark: SparkSession, path: str, compared: DataFrame) -> None:
             .execute()
         )
 
-    lake.retry_on_conflict(write, "customer_segments merge")
+    sinks.retry_on_conflict(write, "customer_segments merge")
 
 
 def run(

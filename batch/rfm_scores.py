@@ -19,6 +19,7 @@ from batch.rfm_rules import HIGH_FREQUENCY, LOW_FREQUENCY, QUINTILES, RULE_GRID
 from segstream.config import Settings
 from segstream.contracts import tables
 from segstream.model.features import FREQUENCY, MONETARY, RECENCY
+from streaming import sinks
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ def run(spark: SparkSession, settings: Settings, as_of: datetime | None = None) 
                 .execute()
             )
 
-        lake.retry_on_conflict(write, "customer_segments scores merge")
+        sinks.retry_on_conflict(write, "customer_segments scores merge")
     finally:
         featured.unpersist()
     metrics = DeltaTable.forPath(spark, path).history(1).collect()[0]["operationMetrics"] or {}

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from delta.exceptions import (
     ConcurrentAppendException,
@@ -22,9 +23,9 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _TXN_APP = "spark.databricks.delta.write.txnAppId"
-_MERGE_ATTEMPTS = 5
 # Commit conflicts with a concurrent writer (stream vs. batch rescore): nothing of the
 # losing write was committed, so it can simply run again. (The Python exception classes do
 # not share a base, hence the list.)
@@ -36,7 +37,6 @@ CONFLICTS = (
     ConcurrentTransactionException,
     MetadataChangedException,
 )
-_RETRY_BACKOFF_S = 1.0
 _TXN_VERSION = "spark.databricks.delta.write.txnVersion"
 
 
@@ -92,25 +92,37 @@ def upsert(
     other query's writes.
     """
     spark = source.sparkSession
-    for attempt in range(1, _MERGE_ATTEMPTS + 1):
+
+    def merge() -> None:
+        with _txn(spark, app_id, batch_id):
+            (
+                DeltaTable.forPath(spark, str(path))
+                .alias("t")
+                .merge(source.alias("s"), f"t.{key} = s.{key}")
+                .whenMatchedUpdate(set=dict(update))
+                .whenNotMatchedInsertAll()
+                .execute()
+            )
+
+    retry_on_conflict(merge, f"MERGE into {path.name}", backoff_s=1.0)
+
+
+def retry_on_conflict(
+    write: Callable[[], T], what: str, attempts: int = 5, backoff_s: float = 0.5
+) -> T:
+    """Runs `write`, again on a commit conflict with a concurrent writer (up to `attempts`,
+    waiting `backoff_s` times the attempt number in between)."""
+    for attempt in range(1, attempts + 1):
         try:
-            with _txn(spark, app_id, batch_id):
-                (
-                    DeltaTable.forPath(spark, str(path))
-                    .alias("t")
-                    .merge(source.alias("s"), f"t.{key} = s.{key}")
-                    .whenMatchedUpdate(set=dict(update))
-                    .whenNotMatchedInsertAll()
-                    .execute()
-                )
-            return
+            return write()
         except CONFLICTS as exc:
-            if attempt == _MERGE_ATTEMPTS:
+            if attempt == attempts:
                 raise
             log.warning(
-                "MERGE into %s conflicted (attempt %d), retrying: %s",
-                path.name,
+                "%s conflicted (attempt %d), retrying: %s",
+                what,
                 attempt,
                 str(exc).splitlines()[0],
             )
-            time.sleep(_RETRY_BACKOFF_S * attempt)
+            time.sleep(backoff_s * attempt)
+    raise AssertionError("unreachable")
