@@ -31,6 +31,7 @@ COPY producers ./producers
 COPY streaming ./streaming
 COPY batch ./batch
 COPY viz ./viz
+COPY cli ./cli
 RUN --mount=type=cache,target=/root/.cache/pip pip install --no-deps .
 
 # The jar cache is part of the image, so containers start without reaching Maven Central.

@@ -15,6 +15,7 @@ Where each decision is documented (module docstrings):
 - independent recompute of customer_rfm ........................ batch/verify.py
 
 Pure modules (no Spark): kmeans_select, fitting, identity, drift, demographics, rfm_rules,
-train_sklearn. Jobs (read, compute, write): retrain, rescore, rfm_scores, snapshot,
-drift_job, verify, scheduler; they reach the lake only through batch/lake.py.
+train_sklearn, model_report. Jobs (read, compute, write): retrain, rescore, rfm_scores,
+snapshot, drift_job, verify, compact, scheduler; they reach the lake only through the base's
+lake layer (`segstream.lake`) and score only through `segstream.model.segments`.
 """

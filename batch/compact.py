@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
-from batch import lake
 from segstream.config import Settings
 from segstream.contracts import tables
-from streaming import sinks
+from segstream.lake import reads, writes
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +46,7 @@ class Compacted:
 
 def compact_table(spark: SparkSession, settings: Settings, name: str) -> Compacted:
     path = str(settings.table_path(name))
-    metrics = sinks.retry_on_conflict(
+    metrics = writes.retry_on_conflict(
         lambda: DeltaTable.forPath(spark, path).optimize().executeCompaction().collect()[0],
         f"compacting {name}",
     ).metrics
@@ -59,7 +58,7 @@ def run(spark: SparkSession, settings: Settings) -> list[Compacted]:
     """Compacts every table of the lake that exists; returns what each compaction did."""
     done = []
     for name in TABLES:
-        if not lake.exists(spark, settings, name):
+        if not reads.exists(settings, name):
             continue
         result = compact_table(spark, settings, name)
         if result.files_removed:

@@ -33,11 +33,13 @@ import numpy as np
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from batch import assign, drift, identity, lake, rescore, retrain, snapshot, spark_stats
+from batch import drift, identity, rescore, retrain, snapshot, spark_stats
 from batch.snapshot import Snapshot
 from segstream.config import Settings
 from segstream.contracts import tables
-from segstream.model import registry
+from segstream.lake import reads, writes
+from segstream.lake.times import as_of_column
+from segstream.model import registry, segments
 from segstream.model.features import FREQUENCY, MONETARY, RECENCY
 from segstream.model.record import SegmentModel
 
@@ -133,7 +135,7 @@ def segments_at(history: DataFrame, at: datetime) -> DataFrame:
         F.col("processed_at").desc(), F.col("model_version").desc()
     )
     return (
-        history.where(F.col("processed_at") <= lake.as_of_column(at))
+        history.where(F.col("processed_at") <= as_of_column(at))
         .withColumn("_n", F.row_number().over(w))
         .where(F.col("_n") == 1)
         .select("customer_id", F.col("to_segment_id").alias("segment_id"))
@@ -176,8 +178,8 @@ def measure(
     bins = model.metrics.get("feature_bins", {})
     names = [f for f in PSI_FEATURES if f in bins]
     if names:
-        rfm = lake.customer_rfm(spark, settings)
-        featured = assign.features(rfm, lake.data_as_of(rfm))
+        rfm = reads.customer_rfm(spark, settings)
+        featured = segments.features(rfm, reads.data_as_of(rfm))
         actual = spark_stats.bin_proportions(
             featured, {f: (F.col(f), bins[f]["edges"]) for f in names}
         )
@@ -188,7 +190,7 @@ def measure(
         out.append(
             shift(previous, model, settings.centroid_shift_warn, settings.centroid_shift_alert)
         )
-    history = lake.read(spark, settings, tables.SEGMENT_HISTORY)
+    history = reads.read(spark, settings, tables.SEGMENT_HISTORY)
     if current is not None and history is not None:
         earlier = snapshot.find(spark, settings, before=current.snapshot_time)
         if earlier is not None:
@@ -226,11 +228,9 @@ def write(spark: SparkSession, settings: Settings, report: DriftReport) -> None:
         )
         for m in report.measurements
     ]
-    path = lake.ensure(spark, settings, tables.DRIFT)
+    path = writes.ensure(spark, settings, tables.DRIFT)
     if rows:
-        spark.createDataFrame(rows, tables.DRIFT_SCHEMA).write.format("delta").mode("append").save(
-            path
-        )
+        writes.append(spark.createDataFrame(rows, tables.DRIFT_SCHEMA), path)
 
 
 def run(

@@ -1,6 +1,6 @@
 """Per-segment profiles as Spark aggregations; each returns a small Python structure.
 
-Input is a frame of assigned customers (batch.assign.assigned: customer_id, segment_id,
+Input is a frame of assigned customers (segstream.model.segments.assigned: customer_id, segment_id,
 features, orders, gross_revenue). Only per-segment aggregates reach the driver.
 """
 
@@ -14,7 +14,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from batch import demographics
-from batch.lake import as_of_column
+from segstream.lake.times import as_of_column
 from segstream.model.features import AVG_ORDER_VALUE, FREQUENCY, MONETARY, RECENCY
 
 DEMOGRAPHICS = ("age_band", "gender", "country", "income_band")

@@ -24,25 +24,23 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from delta.tables import DeltaTable
 from pyspark import StorageLevel
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from batch import assign, lake
 from segstream.config import Settings
 from segstream.contracts import tables
-from segstream.model import registry
-from segstream.model.features import ALL_FEATURES
+from segstream.errors import SegstreamError
+from segstream.lake import reads, writes
+from segstream.model import registry, segments
 from segstream.model.record import SegmentModel
-from streaming import sinks
 
 log = logging.getLogger(__name__)
 
 HISTORY_APP_ID = "segstream-rescore"
 
 
-class NoModelError(RuntimeError):
+class NoModelError(SegstreamError):
     """There is no promoted model to score with."""
 
 
@@ -53,81 +51,6 @@ class RescoreResult:
     customers: int
     changes: int
     seconds: float
-
-
-def _cause(cause: str | None, version: int) -> Column:
-    if cause is not None:
-        return F.lit(cause)
-    other_model = F.col("p.model_version").isNotNull() & (F.col("p.model_version") != version)
-    return F.when(other_model, F.lit("retrain")).otherwise(F.lit("rescore"))
-
-
-def compare(
-    scored: DataFrame, previous: DataFrame, model: SegmentModel, as_of: datetime, cause: str | None
-) -> DataFrame:
-    """Scored customers with their stored segment (`p_` columns) and the cause of a change.
-
-    Args:
-        scored: batch.assign.assigned rows.
-        previous: `customer_segments` rows (at least customer_id, segment_id, segment_name,
-            model_version).
-    """
-    n, p = scored.alias("n"), previous.alias("p")
-    joined = n.join(p, F.col("n.customer_id") == F.col("p.customer_id"), "left")
-    cols: dict[str, Column] = {
-        "customer_id": F.col("n.customer_id"),
-        "segment_id": F.col("n.segment_id"),
-        "segment_name": F.col("n.segment_name"),
-        "model_version": F.lit(model.version).cast("long"),
-        "distance": F.col("n.distance"),
-        **{f: F.col(f"n.{f}") for f in ALL_FEATURES},
-        "as_of": lake.as_of_column(as_of),
-        "scored_at": F.current_timestamp(),
-        "cause": _cause(cause, model.version),
-        "p_segment_id": F.col("p.segment_id"),
-        "p_segment_name": F.col("p.segment_name"),
-    }
-    return joined.select(*[c.alias(name) for name, c in cols.items()])
-
-
-def history_rows(compared: DataFrame) -> DataFrame:
-    """`segment_history` rows for the customers whose segment changed (or who are new)."""
-    moved = compared.where(
-        F.col("p_segment_id").isNull() | (F.col("p_segment_id") != F.col("segment_id"))
-    )
-    cols = {
-        "customer_id": F.col("customer_id"),
-        "from_segment_id": F.col("p_segment_id"),
-        "from_segment_name": F.col("p_segment_name"),
-        "to_segment_id": F.col("segment_id"),
-        "to_segment_name": F.col("segment_name"),
-        "cause": F.col("cause"),
-        "model_version": F.col("model_version"),
-        "event_time": F.col("as_of"),
-        "processed_at": F.col("scored_at"),
-        "batch_id": F.lit(None),
-    }
-    return moved.select(
-        *[cols[f.name].cast(f.dataType).alias(f.name) for f in tables.SEGMENT_HISTORY_SCHEMA.fields]
-    )
-
-
-def merge_segments(spark: SparkSession, path: str, compared: DataFrame) -> None:
-    """MERGE the model columns of `compared` into `customer_segments`, retrying on conflict."""
-    source = compared.select(*tables.SEGMENT_MODEL_COLUMNS, "customer_id")
-    update: dict[str, str | Column] = {c: f"s.{c}" for c in tables.SEGMENT_MODEL_COLUMNS}
-
-    def write() -> None:
-        (
-            DeltaTable.forPath(spark, path)
-            .alias("t")
-            .merge(source.alias("s"), "t.customer_id = s.customer_id")
-            .whenMatchedUpdate(condition="t.as_of <= s.as_of", set=update)
-            .whenNotMatchedInsert(values={**update, "customer_id": "s.customer_id"})
-            .execute()
-        )
-
-    sinks.retry_on_conflict(write, "customer_segments merge")
 
 
 def run(
@@ -151,28 +74,31 @@ def run(
     model = model or registry.current(spark, settings)
     if model is None:
         raise NoModelError("no promoted model: run `segstream retrain` first")
-    rfm = lake.customer_rfm(spark, settings)
-    as_of = as_of or lake.data_as_of(rfm)
-    seg_path = lake.ensure(spark, settings, tables.CUSTOMER_SEGMENTS)
-    hist_path = lake.ensure(spark, settings, tables.SEGMENT_HISTORY)
-    pinned = lake.version(spark, settings, tables.CUSTOMER_SEGMENTS)
-    previous = lake.read(spark, settings, tables.CUSTOMER_SEGMENTS, version=pinned)
+    rfm = reads.customer_rfm(spark, settings)
+    as_of = as_of or reads.data_as_of(rfm)
+    seg_path = writes.ensure(spark, settings, tables.CUSTOMER_SEGMENTS)
+    hist_path = writes.ensure(spark, settings, tables.SEGMENT_HISTORY)
+    pinned = reads.version(spark, settings, tables.CUSTOMER_SEGMENTS)
+    previous = reads.read(spark, settings, tables.CUSTOMER_SEGMENTS, version=pinned)
     assert previous is not None
-    compared = compare(assign.assigned(rfm, model, as_of), previous, model, as_of, cause)
+    compared = segments.compare(rfm, previous, model, as_of, cause)
     compared = compared.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         customers = compared.count()
-        history = history_rows(compared).persist(StorageLevel.MEMORY_AND_DISK)
+        history = segments.history_rows(compared, F.col("as_of"), batch_id=None)
+        history = history.persist(StorageLevel.MEMORY_AND_DISK)
         changes = history.count()
-        (
-            history.write.format("delta")
-            .mode("append")
-            .option("txnAppId", HISTORY_APP_ID)
-            .option("txnVersion", str(pinned))
-            .save(hist_path)
-        )
+        writes.append(history, hist_path, writes.Txn(HISTORY_APP_ID, pinned))
         history.unpersist()
-        merge_segments(spark, seg_path, compared)
+        # A row the stream scored at a later as-of meanwhile is newer than this one.
+        writes.upsert(
+            segments.segment_rows(compared),
+            seg_path,
+            "customer_id",
+            segments.SEGMENT_UPDATE,
+            condition="t.as_of <= s.as_of",
+            insert=segments.SEGMENT_INSERT,
+        )
     finally:
         compared.unpersist()
     result = RescoreResult(model.version, as_of, customers, changes, time.monotonic() - started)

@@ -17,10 +17,11 @@ from datetime import UTC, datetime
 import numpy as np
 from pyspark.sql import SparkSession
 
-from batch import assign, identity, lake, snapshot, train_sklearn, train_spark
+from batch import identity, snapshot, train_sklearn, train_spark
 from batch.fitting import FitResult, TrainParams, max_segment_id, to_record
 from segstream.config import EngineChoice, Settings
-from segstream.model import registry
+from segstream.lake import reads
+from segstream.model import registry, segments
 from segstream.model.record import Engine, SegmentModel
 
 log = logging.getLogger(__name__)
@@ -69,10 +70,10 @@ def _arrow(spark: SparkSession) -> Iterator[None]:
 
 def train(spark: SparkSession, settings: Settings, options: RetrainOptions) -> Trained:
     """Trains on the lake's `customer_rfm` without writing anything."""
-    rfm = lake.customer_rfm(spark, settings)
-    as_of = options.as_of or lake.data_as_of(rfm)
+    rfm = reads.customer_rfm(spark, settings)
+    as_of = options.as_of or reads.data_as_of(rfm)
     features = tuple(settings.model_features)
-    feats = assign.features(rfm, as_of).select(*features).persist()
+    feats = segments.features(rfm, as_of).select(*features).persist()
     try:
         rows = feats.count()
         params = TrainParams.from_settings(settings, options.k)
@@ -114,7 +115,7 @@ def run(spark: SparkSession, settings: Settings, options: RetrainOptions) -> Seg
         The stored model with its version and status.
 
     Raises:
-        batch.lake.MissingDataError: there is no `customer_rfm` data to train on.
+        segstream.lake.reads.MissingDataError: there is no `customer_rfm` data to train on.
     """
     trained = train(spark, settings, options)
     stored = registry.register(spark, settings, trained.model)

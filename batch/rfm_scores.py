@@ -14,12 +14,12 @@ from delta.tables import DeltaTable
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from batch import assign, lake
 from batch.rfm_rules import HIGH_FREQUENCY, LOW_FREQUENCY, QUINTILES, RULE_GRID
 from segstream.config import Settings
 from segstream.contracts import tables
+from segstream.lake import reads, writes
+from segstream.model import segments
 from segstream.model.features import FREQUENCY, MONETARY, RECENCY
-from streaming import sinks
 
 log = logging.getLogger(__name__)
 
@@ -72,28 +72,18 @@ def scores(featured: DataFrame, n: int, threshold: int) -> DataFrame:
 def run(spark: SparkSession, settings: Settings, as_of: datetime | None = None) -> ScoresResult:
     """Scores every `customer_rfm` customer and updates the score columns of those in
     `customer_segments` (a customer gets a row there when a model first scores it)."""
-    rfm = lake.customer_rfm(spark, settings)
-    as_of = as_of or lake.data_as_of(rfm)
-    featured = assign.features(rfm, as_of).persist()
+    rfm = reads.customer_rfm(spark, settings)
+    as_of = as_of or reads.data_as_of(rfm)
+    featured = segments.features(rfm, as_of).persist()
     try:
         n = featured.count()
         scored = scores(featured, n, settings.rfm_frequency_threshold)
-        path = lake.ensure(spark, settings, tables.CUSTOMER_SEGMENTS)
-        update: dict[str, str | Column] = {c: f"s.{c}" for c in SCORE_COLUMNS}
-
-        def write() -> None:
-            (
-                DeltaTable.forPath(spark, path)
-                .alias("t")
-                .merge(scored.alias("s"), "t.customer_id = s.customer_id")
-                .whenMatchedUpdate(set=update)
-                .execute()
-            )
-
-        sinks.retry_on_conflict(write, "customer_segments scores merge")
+        path = writes.ensure(spark, settings, tables.CUSTOMER_SEGMENTS)
+        update = {c: f"s.{c}" for c in SCORE_COLUMNS}
+        writes.upsert(scored, path, "customer_id", update, insert="none")
     finally:
         featured.unpersist()
-    metrics = DeltaTable.forPath(spark, path).history(1).collect()[0]["operationMetrics"] or {}
+    metrics = DeltaTable.forPath(spark, str(path)).history(1).collect()[0]["operationMetrics"] or {}
     updated = int(metrics.get("numTargetRowsUpdated", 0))
     log.info("RFM scores of %d customers as of %s; %d rows updated", n, as_of.isoformat(), updated)
     return ScoresResult(as_of, n, updated)

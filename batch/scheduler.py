@@ -207,17 +207,18 @@ def spark_hooks(
     settings: Settings, retrain_on_drift: bool = False
 ) -> tuple[Hooks, Callable[[], None]]:
     """Hooks that run the real jobs on one SparkSession, and a function that stops it."""
-    from batch import compact, drift_job, lake, rescore, retrain
+    from batch import compact, drift_job, rescore, retrain
     from segstream.contracts import tables
+    from segstream.lake import reads
     from segstream.model import registry
     from segstream.spark_session import get_spark
 
     spark = get_spark(settings, "segstream-scheduler")
 
     def customers() -> int:
-        if not lake.exists(spark, settings, tables.CUSTOMER_RFM):
+        if not reads.exists(settings, tables.CUSTOMER_RFM):
             return 0
-        return lake.customer_rfm(spark, settings).count()
+        return reads.customer_rfm(spark, settings).count()
 
     def do_retrain() -> None:
         retrain.run(spark, settings, retrain.RetrainOptions())

@@ -19,9 +19,12 @@ from typing import Any, Literal
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from batch import assign, lake, profiles
+from batch import profiles
 from segstream.config import Settings
 from segstream.contracts import tables
+from segstream.lake import reads, writes
+from segstream.lake.times import as_of_column, from_micros
+from segstream.model import segments
 from segstream.model.features import AVG_ORDER_VALUE
 from segstream.model.record import SegmentModel
 
@@ -97,12 +100,12 @@ def take(
     as_of: datetime | None = None,
 ) -> Snapshot:
     """Profiles every segment of `model` over the lake's data and appends the snapshot."""
-    rfm = lake.customer_rfm(spark, settings)
-    as_of = as_of or lake.data_as_of(rfm)
-    assigned = assign.assigned(rfm, model, as_of).persist()
+    rfm = reads.customer_rfm(spark, settings)
+    as_of = as_of or reads.data_as_of(rfm)
+    assigned = segments.assigned(rfm, model, as_of).persist()
     try:
         stats = profiles.segment_stats(assigned)
-        events = lake.read(spark, settings, tables.EVENTS)
+        events = reads.read(spark, settings, tables.EVENTS)
         categories: dict[int, list[dict[str, Any]]] = {}
         pattern: dict[int, list[list[int]]] = {}
         if events is not None:
@@ -111,7 +114,7 @@ def take(
                 purchases, assigned, settings.profile_top_categories
             )
             pattern = profiles.purchase_pattern(purchases, assigned)
-        customers = lake.read(spark, settings, tables.CUSTOMERS)
+        customers = reads.read(spark, settings, tables.CUSTOMERS)
         counts = profiles.demographic_counts(customers, assigned, as_of.year)
         mixes, tests = profiles.demographic_summary(counts, model.segment_ids)
     finally:
@@ -128,12 +131,12 @@ def take(
         },
     )
     body = rows(meta, as_of, model, stats, categories, pattern, mixes, tests)
-    path = lake.ensure(spark, settings, tables.SEGMENT_SNAPSHOTS)
+    path = writes.ensure(spark, settings, tables.SEGMENT_SNAPSHOTS)
     frame = spark.createDataFrame(
         [tuple(r[f.name] for f in tables.SEGMENT_SNAPSHOTS_SCHEMA.fields) for r in body],
         tables.SEGMENT_SNAPSHOTS_SCHEMA,
     )
-    frame.write.format("delta").mode("append").save(path)
+    writes.append(frame, path)
     log.info(
         "snapshot %s (%s, model v%d): %d customers in %d segments",
         meta.snapshot_id,
@@ -153,7 +156,7 @@ def find(
     before: datetime | None = None,
 ) -> Snapshot | None:
     """The newest snapshot matching the filters, or None."""
-    df = lake.read(spark, settings, tables.SEGMENT_SNAPSHOTS)
+    df = reads.read(spark, settings, tables.SEGMENT_SNAPSHOTS)
     if df is None:
         return None
     if model_version is not None:
@@ -161,7 +164,7 @@ def find(
     if kind is not None:
         df = df.where(F.col("kind") == kind)
     if before is not None:
-        df = df.where(F.col("snapshot_time") < lake.as_of_column(before))
+        df = df.where(F.col("snapshot_time") < as_of_column(before))
     head = (
         df.groupBy("snapshot_id")
         .agg(F.max(F.unix_micros("snapshot_time")).alias("t"))
@@ -176,7 +179,7 @@ def find(
     first = seg_rows[0]
     return Snapshot(
         snapshot_id=sid,
-        snapshot_time=lake.from_micros(int(head[0]["t"])),
+        snapshot_time=from_micros(int(head[0]["t"])),
         kind=first["kind"],
         model_version=int(first["model_version"]),
         shares={int(r["segment_id"]): float(r["share"]) for r in seg_rows},

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from batch import lake
 from segstream.config import Settings
 from segstream.contracts import tables
 from segstream.contracts.events import MONEY
+from segstream.lake import reads
 
 log = logging.getLogger(__name__)
 
@@ -133,12 +133,12 @@ def run(spark: SparkSession, settings: Settings, show: int | None = None) -> Ver
     """Compares `customer_rfm` with a recompute from `events`.
 
     Raises:
-        batch.lake.MissingDataError: either table does not exist.
+        segstream.lake.reads.MissingDataError: either table does not exist.
     """
-    events = lake.read(spark, settings, tables.EVENTS)
+    events = reads.read(spark, settings, tables.EVENTS)
     if events is None:
-        raise lake.MissingDataError(f"no {tables.EVENTS} table under {settings.lake}")
-    actual = lake.customer_rfm(spark, settings)
+        raise reads.MissingDataError(f"no {tables.EVENTS} table under {settings.lake}")
+    actual = reads.customer_rfm(spark, settings)
     expected = recompute(events).persist()
     try:
         diff = differences(expected, actual).persist()

@@ -1,4 +1,4 @@
-"""Shared pieces of the streaming benchmarks (bench/stream_throughput.py, bench/batch_cost.py,
+"""Shared pieces of the streaming benchmarks (bench/stream_throughput.py, bench/micro_batch_cost.py,
 bench/write_amplification.py): isolated settings, the embedded broker, a fixed segment model,
 synthetic Delta tables built with `spark.range`, Delta history metrics and table printing.
 

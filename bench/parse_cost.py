@@ -22,11 +22,11 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from bench.batch_cost import KAFKA_SCHEMA
 from bench.harness import bench_settings, markdown_table, temp_root
 from producers.bad_events import BadKind, make_bad
 from producers.generator import GeneratorOptions, generate
 from segstream.contracts.events import EVENT_SCHEMA
+from segstream.testing import KAFKA_SCHEMA
 from streaming import transforms
 
 

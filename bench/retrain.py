@@ -1,4 +1,4 @@
-"""Retraining and rescoring at scale, on synthetic customers (bench/synthetic.py).
+"""Retraining and rescoring at scale, on synthetic customers (segstream/testing.py).
 
     .venv/bin/python -m bench.retrain [--sizes 100000 1000000] [--rescore-size 1000000]
 
@@ -20,7 +20,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from batch import rescore, retrain
-from bench import synthetic
+from segstream import testing
 from segstream.config import Settings, load_settings
 from segstream.contracts import tables
 from segstream.model import registry
@@ -66,9 +66,9 @@ def main() -> None:
     rescores: list[tuple[str, int, float, int]] = []
     for size in sorted(set(args.sizes) | ({args.rescore_size} - {0})):
         settings = bench_settings(root / f"n{size}", **common)
-        frame = synthetic.rfm_frame(size, seed=size)
+        frame = testing.rfm_frame(size, seed=size)
         started = time.perf_counter()
-        synthetic.write_rfm(spark, frame, str(settings.table_path(tables.CUSTOMER_RFM)))
+        testing.write_rfm(spark, frame, str(settings.table_path(tables.CUSTOMER_RFM)))
         print(f"{size:>9,} customers written in {time.perf_counter() - started:.1f} s", flush=True)
         del frame
         trained: dict[str, retrain.Trained] = {}

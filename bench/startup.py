@@ -25,7 +25,6 @@ from typing import TypeVar
 from producers.generator import GeneratorOptions, generate
 from producers.publisher import Publisher
 from segstream.config import LOOPBACK, load_settings
-from segstream.demo import child_env
 from segstream.runtime import jars, kafka_broker, topics
 from segstream.runtime.processes import free_port
 
@@ -89,10 +88,10 @@ def main() -> None:
             "Spark session start (in process)", lambda: get_spark(settings, "bench")
         )
         spark.stop()
-        cmd = [sys.executable, "-m", "segstream.cli", "stream", "--once", "--log-level", "WARNING"]
+        cmd = [sys.executable, "-m", "cli.main", "stream", "--once", "--log-level", "WARNING"]
         _, once_s = timed(
             f"stream --once on {args.events} events (process)",
-            lambda: subprocess.run(cmd, env=child_env(settings), check=True),
+            lambda: subprocess.run(cmd, env=settings.to_env(), check=True),
         )
         print(f"{'ratio stream --once / session start':<40} {once_s / session_s:8.2f} x")
     finally:

@@ -60,7 +60,6 @@ from producers.pacing import Pacer
 from producers.publisher import Publisher
 from segstream.config import Settings
 from segstream.contracts import tables
-from segstream.demo import child_env
 from segstream.runtime import topics
 from segstream.runtime.processes import die_with_parent
 from streaming import transforms
@@ -74,7 +73,7 @@ _STREAM_STOP_S = 180.0
 
 
 def stream_cmd(once: bool) -> list[str]:
-    cmd = [sys.executable, "-m", "segstream.cli", "stream", "--log-level", "INFO"]
+    cmd = [sys.executable, "-m", "cli.main", "stream", "--log-level", "INFO"]
     return [*cmd, "--once"] if once else cmd
 
 
@@ -82,7 +81,7 @@ def start_stream(settings: Settings, once: bool, log_file: Path) -> subprocess.P
     with log_file.open("ab") as out:
         return subprocess.Popen(
             stream_cmd(once),
-            env=child_env(settings),
+            env=settings.to_env(),
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -4,11 +4,11 @@
         [--merges 3] [--file-rows 50000] [--new-share 0.1] [--events-per-customer 2] [--keep]
 
 For each (deletion vectors on/off) x (customers touched per batch): a fresh `customer_rfm` of
---customers synthetic customers (streaming.sinks.ensure_table, then the property
+--customers synthetic customers (segstream.lake.writes.ensure, then the property
 delta.enableDeletionVectors set as measured; files of --file-rows rows sorted by id), then
 --merges batches, each with --events-per-customer events for every touched customer (a
 --new-share of them new customers), merged the way the stream does it:
-streaming.transforms.rfm_deltas -> streaming.sinks.upsert(..., RFM_MERGE_UPDATE, ...).
+streaming.transforms.rfm_deltas -> segstream.lake.writes.upsert(..., RFM_MERGE_UPDATE, ...).
 
 Per merge: DESCRIBE HISTORY operationMetrics (numSourceRows, numTargetRowsUpdated /
 Inserted / Copied, numTargetFilesAdded / Removed, numTargetDeletionVectorsAdded / Updated,
@@ -44,8 +44,9 @@ from bench.harness import (
     temp_root,
     verdict,
 )
-from segstream.contracts.tables import CUSTOMER_RFM_SCHEMA
-from streaming import sinks, transforms
+from segstream.contracts import tables
+from segstream.lake import writes
+from streaming import transforms
 
 TARGET_AMPLIFICATION = 10.0
 
@@ -114,14 +115,16 @@ def new_bytes(before: dict[str, int], after: dict[str, int]) -> tuple[int, int, 
     return data, dv, log
 
 
-def create_table(spark: SparkSession, path: Path, customers: int, dv: bool, file_rows: int) -> int:
-    sinks.ensure_table(spark, path, CUSTOMER_RFM_SCHEMA)
+def create_table(
+    spark: SparkSession, root: Path, customers: int, dv: bool, file_rows: int
+) -> tuple[Path, int]:
+    path = writes.ensure(spark, bench_settings(root), tables.CUSTOMER_RFM)
     spark.sql(
         f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES "
         f"('delta.enableDeletionVectors' = '{str(dv).lower()}')"
     )
     synthetic_rfm(spark, customers, file_rows).write.format("delta").mode("append").save(str(path))
-    return sum(1 for name in files_under(path) if name.endswith(".parquet"))
+    return path, sum(1 for name in files_under(path) if name.endswith(".parquet"))
 
 
 def touched(customers: int, count: int, new_share: float, batch: int) -> list[int]:
@@ -133,9 +136,9 @@ def touched(customers: int, count: int, new_share: float, batch: int) -> list[in
 
 
 def run_config(spark: SparkSession, root: Path, dv: bool, touch: int, args: Any) -> Config:
-    path = root / f"rfm-dv-{'on' if dv else 'off'}-{touch}"
-    files = create_table(spark, path, args.customers, dv, args.file_rows)
-    app = f"bench-wa-{path.name}"
+    name = f"rfm-dv-{'on' if dv else 'off'}-{touch}"
+    path, files = create_table(spark, root / name, args.customers, dv, args.file_rows)
+    app = f"bench-wa-{name}"
     merges: list[Merge] = []
     append_per_row: list[float] = []
     for batch in range(1, args.merges + 1):
@@ -145,7 +148,13 @@ def run_config(spark: SparkSession, root: Path, dv: bool, touch: int, args: Any)
         deltas.count()
         before = files_under(path)
         started = time.perf_counter()
-        sinks.upsert(deltas, path, "customer_id", transforms.RFM_MERGE_UPDATE, app, batch)
+        writes.upsert(
+            deltas,
+            path,
+            "customer_id",
+            transforms.RFM_MERGE_UPDATE,
+            txn=writes.Txn(app, batch),
+        )
         wall = time.perf_counter() - started
         data, dv_bytes, log = new_bytes(before, files_under(path))
         m = history(spark, path)[-1]
@@ -168,7 +177,7 @@ def run_config(spark: SparkSession, root: Path, dv: bool, touch: int, args: Any)
             )
         )
         # Baseline: the same rows as a plain append to a table of their own.
-        plain = root / f"append-{path.name}-{batch}"
+        plain = root / f"append-{name}-{batch}"
         deltas.write.format("delta").mode("append").save(str(plain))
         a = history(spark, plain)[-1]
         append_per_row.append(a["numOutputBytes"] / a["numOutputRows"])

@@ -20,6 +20,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Protocol
 
 from segstream.contracts.events import Event, EventType, Item
+from segstream.errors import SegstreamError
 
 CENTS = Decimal("0.01")
 MISSING_CUSTOMER_ID = "missing_customer_id"
@@ -29,8 +30,10 @@ ZERO_AMOUNT_RETURN = "zero_amount_return"
 _FLOAT_ID = re.compile(r"^(\d+)\.0+$")
 
 
-class ReplayError(ValueError):
+class ReplayError(SegstreamError, ValueError):
     """The file or the mapping cannot be replayed at all (not a single bad row)."""
+
+    exit_code = 2
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,7 @@ class Replay:
     report: ReplayReport
 
 
-class RowError(Exception):
+class RowError(SegstreamError):
     """Why one row cannot be read."""
 
     def __init__(self, reason: str, detail: str) -> None:

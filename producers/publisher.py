@@ -11,11 +11,12 @@ from kafka import KafkaProducer
 
 from segstream.config import Settings
 from segstream.contracts.events import Event
+from segstream.errors import SegstreamError
 
 log = logging.getLogger(__name__)
 
 
-class DeliveryError(RuntimeError):
+class DeliveryError(SegstreamError):
     """The broker did not acknowledge some messages."""
 
 

@@ -7,12 +7,16 @@ message naming the setting.
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from segstream.errors import SegstreamError
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
@@ -29,8 +33,10 @@ def _default_jar_cache() -> Path:
     return Path(base) / "segstream" / "jars"
 
 
-class ConfigError(ValueError):
+class ConfigError(SegstreamError, ValueError):
     """A setting has a value segstream cannot use."""
+
+    exit_code = 2
 
 
 class Settings(BaseSettings):
@@ -222,6 +228,30 @@ class Settings(BaseSettings):
     def masked(self) -> dict[str, Any]:
         """Settings as plain values, secrets replaced by asterisks."""
         return self.model_dump(mode="json")
+
+    def to_env(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The environment that gives a child process exactly these settings.
+
+        Args:
+            base: the environment to start from (default: this process's); every
+                `SEGSTREAM_*` variable in it is replaced, or removed where a setting is unset.
+        """
+        env = dict(os.environ if base is None else base)
+        for name, value in self.model_dump().items():
+            key = f"SEGSTREAM_{name.upper()}"
+            if value is None:
+                env.pop(key, None)
+            elif isinstance(value, SecretStr):
+                env[key] = value.get_secret_value()
+            elif isinstance(value, Path):
+                # Resolved: a child may run in another working directory.
+                env[key] = str(value.resolve())
+            elif isinstance(value, tuple | list | dict):
+                # pydantic-settings reads complex values from the environment as JSON.
+                env[key] = json.dumps(value)
+            else:
+                env[key] = str(value)
+        return env
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -9,7 +9,8 @@ from pyspark.sql import functions as F
 
 from segstream.contracts import quarantine as Q
 from segstream.contracts.tables import CUSTOMER_PROFILE_SCHEMA, CUSTOMERS_SCHEMA
-from streaming import sinks, transforms
+from segstream.lake import writes
+from streaming import transforms
 
 CUSTOMER_UPDATE = {
     f.name: f"s.{f.name}" for f in CUSTOMERS_SCHEMA.fields if f.name != "customer_id"
@@ -56,7 +57,9 @@ def latest_profiles(parsed: DataFrame) -> DataFrame:
     )
 
 
-class CustomersBatch:
+class CustomersMicroBatch:
+    """The foreachBatch callable of the `customers` query."""
+
     def __init__(
         self, spark: SparkSession, customers: Path, quarantine: Path, txn_app: str
     ) -> None:
@@ -67,17 +70,16 @@ class CustomersBatch:
 
     def __call__(self, raw: DataFrame, batch_id: int) -> None:
         parsed = parse_profiles(raw).persist()
+        txn = writes.Txn(self._txn_app, batch_id)
         try:
-            sinks.append(
-                transforms.quarantined(parsed, batch_id), self._quarantine, self._txn_app, batch_id
-            )
-            sinks.upsert(
+            writes.append(transforms.quarantined(parsed, batch_id), self._quarantine, txn)
+            writes.upsert(
                 latest_profiles(parsed),
                 self._customers,
                 "customer_id",
                 CUSTOMER_UPDATE,
-                self._txn_app,
-                batch_id,
+                txn=txn,
+                backoff_s=1.0,
             )
         finally:
             parsed.unpersist()

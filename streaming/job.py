@@ -1,29 +1,32 @@
 """Wires the stream: two queries, `transactions` and `customers`, each with its own checkpoint.
 
-Runs as `segstream stream` or `spark-submit streaming/job.py`; both end up in `run()`.
+Runs as `segstream stream` or `spark-submit streaming/job.py [--once]`; both end up in `run()`.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 from pyspark.sql import SparkSession
 from pyspark.sql.streaming.query import StreamingQuery
 
-from segstream import cli
+from segstream import log_config, options
 from segstream.config import Settings
 from segstream.contracts import tables
-from segstream.contracts.tables import CUSTOMERS_SCHEMA
+from segstream.errors import SegstreamError
+from segstream.lake import writes
 from segstream.runtime.signals import stop_on_signals
 from segstream.spark_session import get_spark
-from streaming import sinks, sources, transforms
-from streaming.batch import Lake, TransactionsBatch, tune_session
-from streaming.customers import CustomersBatch
+from streaming import sources, transforms
+from streaming.customers import CustomersMicroBatch
 from streaming.metrics import MetricsRecorder
+from streaming.micro_batch import TABLES, TransactionsMicroBatch, tune_session
 from streaming.model_cache import ModelCache
 
 log = logging.getLogger(__name__)
@@ -53,12 +56,14 @@ def _trigger(writer, settings: Settings, once: bool):  # type: ignore[no-untyped
 
 
 def start_transactions(
-    spark: SparkSession, settings: Settings, lake: Lake, once: bool
+    spark: SparkSession, settings: Settings, once: bool
 ) -> tuple[StreamingQuery, MetricsRecorder]:
     checkpoint = settings.checkpoint_path(TRANSACTIONS)
     txn_app = app_id(checkpoint, TRANSACTIONS)
-    recorder = MetricsRecorder(TRANSACTIONS, lake.stream_metrics, txn_app)
-    handler = TransactionsBatch(spark, lake, txn_app, ModelCache(spark, settings), recorder)
+    recorder = MetricsRecorder(TRANSACTIONS, settings.table_path(tables.STREAM_METRICS), txn_app)
+    handler = TransactionsMicroBatch(
+        spark, settings, txn_app, ModelCache(spark, settings), recorder
+    )
     raw = sources.kafka_topic(spark, settings, settings.topic_transactions)
     deduped = transforms.dedupe_key(transforms.parse(raw)).dropDuplicates(["dedupe_key"])
     writer = (
@@ -69,13 +74,15 @@ def start_transactions(
     return _trigger(writer, settings, once).start(), recorder
 
 
-def start_customers(
-    spark: SparkSession, settings: Settings, lake: Lake, once: bool
-) -> StreamingQuery:
+def start_customers(spark: SparkSession, settings: Settings, once: bool) -> StreamingQuery:
     checkpoint = settings.checkpoint_path(CUSTOMERS)
-    customers = settings.table_path(tables.CUSTOMERS)
-    sinks.ensure_table(spark, customers, CUSTOMERS_SCHEMA)
-    handler = CustomersBatch(spark, customers, lake.quarantine, app_id(checkpoint, CUSTOMERS))
+    customers = writes.ensure(spark, settings, tables.CUSTOMERS)
+    handler = CustomersMicroBatch(
+        spark,
+        customers,
+        settings.table_path(tables.QUARANTINE),
+        app_id(checkpoint, CUSTOMERS),
+    )
     writer = (
         sources.kafka_topic(spark, settings, settings.topic_customers)
         .writeStream.queryName(CUSTOMERS)
@@ -105,10 +112,9 @@ def run(settings: Settings, once: bool = False) -> None:
         # Entered after the SparkSession exists, whose creation installs PySpark's own SIGINT
         # handler (it would cancel the running batch instead of letting it finish).
         with stop_on_signals("stopping after the current batch") as stop:
-            lake = Lake.of(settings)
-            lake.ensure(spark)
-            customers = start_customers(spark, settings, lake, once)
-            transactions, recorder = start_transactions(spark, settings, lake, once)
+            writes.ensure_all(spark, settings, TABLES)
+            customers = start_customers(spark, settings, once)
+            transactions, recorder = start_transactions(spark, settings, once)
             queries = [transactions, customers]
             log.info("stream started (%s)", "drain and exit" if once else "continuous")
             while any(q.isActive for q in queries) and not stop.is_set():
@@ -129,6 +135,30 @@ def run(settings: Settings, once: bool = False) -> None:
         spark.stop()
 
 
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="streaming/job.py",
+        parents=[options.settings_parser()],
+        description="The streaming job: Kafka -> events, quarantine, customer_rfm, segments "
+        "(the same as `segstream stream`).",
+        epilog=options.EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--once", action="store_true", help="process everything available, then exit")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`spark-submit streaming/job.py [--once] [settings options]`."""
+    args = parser().parse_args(argv)
+    log_config.configure(args.log_level)
+    try:
+        run(options.settings_from(args), once=args.once)
+    except SegstreamError as exc:
+        print(f"streaming/job.py: {exc}", file=sys.stderr)
+        return exc.exit_code
+    return 0
+
+
 if __name__ == "__main__":
-    # Under spark-submit: `spark-submit streaming/job.py [--once]` is `segstream stream [--once]`.
-    sys.exit(cli.main(["stream", *sys.argv[1:]]))
+    sys.exit(main())

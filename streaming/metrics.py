@@ -16,7 +16,9 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming.listener import StreamingQueryProgress
 
 from segstream.contracts.tables import STREAM_METRICS_SCHEMA
-from streaming import sinks, transforms
+from segstream.lake import writes
+from segstream.lake.times import from_micros
+from streaming import transforms
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +57,7 @@ class BatchSummary:
         return cls(
             rows=int(row["rows"]),
             valid=int(row["valid"]),
-            newest_event=row["newest_event"],
+            newest_event=None if row["newest_event"] is None else from_micros(row["newest_event"]),
             lag_p50=p50,
             lag_p95=p95,
             lag_max=row["lag_max"],
@@ -127,4 +129,4 @@ class MetricsRecorder:
             [tuple(r[f.name] for f in STREAM_METRICS_SCHEMA.fields) for r in rows],
             STREAM_METRICS_SCHEMA,
         )
-        sinks.append(frame, self._path, self._app_id, ready[-1])
+        writes.append(frame, self._path, writes.Txn(self._app_id, ready[-1]))

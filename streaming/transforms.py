@@ -229,8 +229,8 @@ def quarantined(parsed: DataFrame, batch_id: int) -> DataFrame:
 
 def batch_summary(parsed: DataFrame) -> DataFrame:
     """One row of what a parsed batch holds, in one pass: rows, valid rows, and among the
-    valid ones distinct customers, newest event time and the latency terms `lag_q` (p50,
-    p95) and `lag_max` of -`produced_at` in epoch seconds.
+    valid ones the newest event time (epoch microseconds) and the latency terms `lag_q`
+    (p50, p95) and `lag_max` of -`produced_at` in epoch seconds.
 
     Latency is commit time - `produced_at`, and the commit time is not known yet; adding it
     to percentiles of -`produced_at` later gives exactly the percentiles of latency.
@@ -240,7 +240,7 @@ def batch_summary(parsed: DataFrame) -> DataFrame:
     return parsed.agg(
         F.count(F.lit(1)).alias("rows"),
         F.count(F.when(valid, True)).alias("valid"),
-        F.max(F.when(valid, F.col("event_ts"))).alias("newest_event"),
+        F.max(F.when(valid, F.unix_micros("event_ts"))).alias("newest_event"),
         F.percentile_approx(lag, [0.5, 0.95], 10_000).alias("lag_q"),
         F.max(lag).alias("lag_max"),
     )

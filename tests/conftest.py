@@ -34,13 +34,6 @@ def make_settings(root: Path, **overrides: object) -> Settings:
     return load_settings(**values)
 
 
-def settings_env(settings: Settings) -> dict[str, str]:
-    """The environment that gives a `segstream` subprocess these settings."""
-    from segstream.demo import child_env
-
-    return child_env(settings)
-
-
 @pytest.fixture(scope="session")
 def session_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("segstream")

@@ -15,10 +15,11 @@ from pathlib import Path
 from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
-from batch import drift_job, lake
+from batch import drift_job
 from batch.drift_job import DriftReport, Measurement
 from segstream.config import Settings
 from segstream.contracts import tables
+from segstream.lake import writes
 from segstream.model import registry
 from segstream.model.record import SegmentModel
 
@@ -96,7 +97,7 @@ def _write_rfm(spark: SparkSession, settings: Settings) -> None:
 
 
 def _write_segments(spark: SparkSession, settings: Settings) -> None:
-    path = lake.ensure(spark, settings, tables.CUSTOMER_SEGMENTS)
+    path = str(writes.ensure(spark, settings, tables.CUSTOMER_SEGMENTS))
     first = [
         _segment_row(cid, 1, "Champions") if i < 6 else _segment_row(cid, 2, "Lost")
         for i, cid in enumerate(CUSTOMERS)

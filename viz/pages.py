@@ -14,7 +14,7 @@ import streamlit as st
 
 from segstream.config import Settings
 from segstream.contracts import tables
-from viz import charts, data, lake
+from viz import charts, data, reads
 
 
 def _no_data(what: str, hint: str) -> None:
@@ -31,10 +31,10 @@ def _now() -> pd.Timestamp:
 
 def overview(settings: Settings) -> None:
     st.header("Segments")
-    segments = lake.read(
+    segments = reads.read(
         settings, tables.CUSTOMER_SEGMENTS, ["customer_id", "segment_id", "segment_name"]
     )
-    model = data.promoted(lake.read(settings, tables.MODELS))
+    model = data.promoted(reads.read(settings, tables.MODELS))
     sizes = data.segment_sizes(segments)
     left, middle, right = st.columns(3)
     left.metric("Customers in segments", f"{int(sizes['customers'].sum()):,}")
@@ -51,7 +51,7 @@ def overview(settings: Settings) -> None:
     st.plotly_chart(charts.segment_sizes(sizes))
     shown = sizes.assign(share=[f"{s:.1%}" for s in sizes["share"]])
     st.table(shown.set_index("segment_id"))
-    rfm = lake.read(
+    rfm = reads.read(
         settings,
         tables.CUSTOMER_RFM,
         ["customer_id", "last_purchase_at", "last_event_at", "orders", "monetary"],
@@ -67,7 +67,7 @@ def overview(settings: Settings) -> None:
 
 def drift(settings: Settings) -> None:
     st.header("Drift")
-    measured = lake.read(settings, tables.DRIFT)
+    measured = reads.read(settings, tables.DRIFT)
     st.subheader("Alerts")
     alerted = data.alerts(measured)
     if alerted.empty:
@@ -84,14 +84,14 @@ def drift(settings: Settings) -> None:
         warn, alert = limits
         st.plotly_chart(charts.psi_latest(data.latest_drift(measured), warn, alert))
         st.plotly_chart(charts.psi_history(data.psi_history(measured), warn, alert))
-    shares = data.share_over_time(lake.read(settings, tables.SEGMENT_SNAPSHOTS))
+    shares = data.share_over_time(reads.read(settings, tables.SEGMENT_SNAPSHOTS))
     if shares.empty:
         _no_data(f"{tables.SEGMENT_SNAPSHOTS} is empty", "Snapshots start with the first model.")
     else:
         st.plotly_chart(charts.share_over_time(shares))
     window = timedelta(seconds=settings.monitor_window_s)
     since = _now() - window
-    history = lake.read(
+    history = reads.read(
         settings,
         tables.SEGMENT_HISTORY,
         ["from_segment_name", "to_segment_name", "processed_at"],
@@ -108,7 +108,7 @@ def stream_health(settings: Settings) -> None:
     st.header("Stream health")
     now = _now()
     window = timedelta(seconds=settings.monitor_window_s)
-    metrics = lake.read(settings, tables.STREAM_METRICS)
+    metrics = reads.read(settings, tables.STREAM_METRICS)
     recent = metrics[metrics["started_at"] >= now - window] if not metrics.empty else metrics
     summary = data.stream_summary(metrics, now)
     if summary is None:
@@ -124,7 +124,7 @@ def stream_health(settings: Settings) -> None:
         if not rates.empty:
             st.plotly_chart(charts.event_rate(rates))
             st.plotly_chart(charts.latency(rates))
-    reasons = data.quarantine_by_reason(lake.read(settings, tables.QUARANTINE, ["reason"]))
+    reasons = data.quarantine_by_reason(reads.read(settings, tables.QUARANTINE, ["reason"]))
     st.subheader("Quarantine")
     if reasons.empty:
         st.success("No message has been quarantined.")
@@ -135,7 +135,7 @@ def stream_health(settings: Settings) -> None:
 
 def models(settings: Settings) -> None:
     st.header("Models")
-    versions = data.model_versions(lake.read(settings, tables.MODELS))
+    versions = data.model_versions(reads.read(settings, tables.MODELS))
     if versions.empty:
         _no_data(f"{tables.MODELS} is empty", "`segstream retrain` trains the first model.")
         return

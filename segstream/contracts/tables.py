@@ -1,10 +1,16 @@
-"""Names and schemas of the Delta tables under the lake."""
+"""The table catalogue: name, schema, partitioning and properties of every Delta table under
+the lake. The lake layer (`segstream.lake`) creates tables from it and the monitor reads
+them by it; nothing else lists tables."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from pyspark.sql import types as T
 
 from segstream.contracts.events import ITEM_SCHEMA, MONEY
+from segstream.contracts.quarantine import QUARANTINE_SCHEMA
 
 EVENTS = "events"
 QUARANTINE = "quarantine"
@@ -69,8 +75,8 @@ MODELS_SCHEMA = T.StructType(
     ]
 )
 
-# Written by the stream (model columns, for touched customers) and by the batch side
-# (everyone at rescore; the classic RFM score columns at `segstream scores`).
+# The model columns are written by the stream (touched customers) and the rescore
+# (everyone); the classic RFM score columns by `segstream scores`.
 CUSTOMER_SEGMENTS_SCHEMA = T.StructType(
     [
         T.StructField("customer_id", T.StringType(), False),
@@ -224,3 +230,47 @@ DRIFT_SCHEMA = T.StructType(
         T.StructField("details", T.StringType(), False),
     ]
 )
+
+
+# Every table gets deletion vectors: a MERGE then marks replaced rows instead of rewriting
+# whole files (one row written per row changed).
+_DEFAULT_PROPERTIES = {"delta.enableDeletionVectors": "true"}
+
+
+@dataclass(frozen=True)
+class Table:
+    """One Delta table of the lake."""
+
+    name: str
+    schema: T.StructType
+    partition_by: tuple[str, ...] = ()
+    properties: Mapping[str, str] = field(default_factory=lambda: dict(_DEFAULT_PROPERTIES))
+
+
+CATALOGUE: Mapping[str, Table] = {
+    t.name: t
+    for t in (
+        Table(EVENTS, EVENTS_SCHEMA, partition_by=("event_date",)),
+        Table(QUARANTINE, QUARANTINE_SCHEMA),
+        Table(CUSTOMERS, CUSTOMERS_SCHEMA),
+        Table(CUSTOMER_RFM, CUSTOMER_RFM_SCHEMA),
+        Table(CUSTOMER_SEGMENTS, CUSTOMER_SEGMENTS_SCHEMA),
+        Table(SEGMENT_HISTORY, SEGMENT_HISTORY_SCHEMA),
+        Table(MODELS, MODELS_SCHEMA),
+        Table(SEGMENT_SNAPSHOTS, SEGMENT_SNAPSHOTS_SCHEMA),
+        Table(DRIFT, DRIFT_SCHEMA),
+        Table(STREAM_METRICS, STREAM_METRICS_SCHEMA),
+    )
+}
+
+
+def table(name: str) -> Table:
+    """The catalogue's entry for `name`.
+
+    Raises:
+        KeyError: naming the known tables, when `name` is not one of them.
+    """
+    try:
+        return CATALOGUE[name]
+    except KeyError:
+        raise KeyError(f"no table {name!r} in the catalogue: {sorted(CATALOGUE)}") from None

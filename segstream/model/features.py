@@ -10,7 +10,7 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column
 from pyspark.sql import functions as F
 
 from segstream.model.record import Transform
@@ -55,14 +55,6 @@ def spark_feature_columns(as_of: Column) -> dict[str, Column]:
         ).otherwise(F.lit(0.0)),
         TENURE: days(first),
     }
-
-
-def with_features(rfm: DataFrame, as_of: Column) -> DataFrame:
-    """`rfm` plus the feature columns; the feature `monetary` (net, floored at 0, double)
-    replaces the table's decimal column of that name."""
-    cols = spark_feature_columns(as_of)
-    kept = [c for c in rfm.columns if c not in ALL_FEATURES]
-    return rfm.select(*kept, *[cols[name].alias(name) for name in ALL_FEATURES])
 
 
 def pandas_features(rfm: pd.DataFrame, as_of: datetime) -> pd.DataFrame:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime
+from pathlib import Path
 
 from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
@@ -15,24 +16,23 @@ from pyspark.sql import functions as F
 
 from segstream.config import Settings
 from segstream.contracts import tables
+from segstream.errors import SegstreamError
+from segstream.lake import reads, writes
 from segstream.model.record import SegmentModel
 
 
-class RegistryError(RuntimeError):
+class RegistryError(SegstreamError):
     """A model version is missing or cannot be promoted."""
 
 
 def ensure(spark: SparkSession, settings: Settings) -> str:
-    path = str(settings.table_path(tables.MODELS))
-    DeltaTable.createIfNotExists(spark).location(path).addColumns(tables.MODELS_SCHEMA).execute()
-    return path
+    return str(writes.ensure(spark, settings, tables.MODELS))
 
 
 def table_version(spark: SparkSession, settings: Settings) -> int:
     """The Delta version of `models`: it changes exactly when a model is added or promoted."""
-    path = ensure(spark, settings)
-    latest = DeltaTable.forPath(spark, path).history(1).select("version").collect()
-    return int(latest[0][0])
+    ensure(spark, settings)
+    return reads.version(spark, settings, tables.MODELS)
 
 
 def _load(row_record: str, status: str) -> SegmentModel:
@@ -91,7 +91,7 @@ def register(spark: SparkSession, settings: Settings, model: SegmentModel) -> Se
             None,
         )
     ]
-    spark.createDataFrame(row, tables.MODELS_SCHEMA).write.format("delta").mode("append").save(path)
+    writes.append(spark.createDataFrame(row, tables.MODELS_SCHEMA), Path(path))
     return stored
 
 
@@ -110,3 +110,30 @@ def promote(spark: SparkSession, settings: Settings, version: int) -> None:
             ).otherwise(F.col("promoted_at")),
         },
     )
+
+
+def rollback_target(spark: SparkSession, settings: Settings) -> int:
+    """The version promoted before the current one (latest promoted_at among the others).
+
+    Raises:
+        RegistryError: no other version was ever promoted.
+    """
+    path = ensure(spark, settings)
+    rows = (
+        spark.read.format("delta")
+        .load(path)
+        .where((F.col("status") != "promoted") & F.col("promoted_at").isNotNull())
+        .orderBy(F.col("promoted_at").desc(), F.col("version").desc())
+        .limit(1)
+        .collect()
+    )
+    if not rows:
+        raise RegistryError("no previously promoted version to roll back to")
+    return int(rows[0]["version"])
+
+
+def rollback(spark: SparkSession, settings: Settings) -> int:
+    """Promotes the previously promoted version again; returns it."""
+    version = rollback_target(spark, settings)
+    promote(spark, settings, version)
+    return version

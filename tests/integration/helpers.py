@@ -11,7 +11,6 @@ import pandas as pd
 from segstream.config import Settings
 from segstream.contracts import tables
 from segstream.contracts.events import Event
-from tests.conftest import settings_env
 
 
 def run_cli(
@@ -19,8 +18,8 @@ def run_cli(
 ) -> subprocess.CompletedProcess[str]:
     """Runs `segstream ARGS` in a subprocess with these settings; fails the test on error."""
     proc = subprocess.run(
-        [sys.executable, "-m", "segstream.cli", *args],
-        env=settings_env(settings),
+        [sys.executable, "-m", "cli.main", *args],
+        env=settings.to_env(),
         capture_output=True,
         text=True,
         timeout=timeout,

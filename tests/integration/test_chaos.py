@@ -22,7 +22,7 @@ from producers.publisher import Publisher
 from segstream.config import Settings
 from segstream.contracts import tables
 from segstream.runtime import topics
-from tests.conftest import make_settings, settings_env
+from tests.conftest import make_settings
 from tests.integration.helpers import expected_rfm, read_rfm, run_cli
 
 pytestmark = pytest.mark.integration
@@ -43,8 +43,8 @@ def _produce(settings: Settings, events: list, rate: float) -> None:  # type: ig
 def _start_stream(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "segstream.cli", "stream"],
-            env=settings_env(settings),
+            [sys.executable, "-m", "cli.main", "stream"],
+            env=settings.to_env(),
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,

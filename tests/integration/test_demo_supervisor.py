@@ -13,7 +13,7 @@ import pytest
 
 from segstream.contracts import tables
 from segstream.runtime.processes import wait_for
-from tests.conftest import make_settings, settings_env
+from tests.conftest import make_settings
 
 pytestmark = pytest.mark.integration
 
@@ -33,10 +33,10 @@ def our_processes(home: Path) -> list[psutil.Process]:
 
 def test_ctrl_c_stops_every_process_of_the_demo(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
-    env = settings_env(settings)
+    env = settings.to_env()
     log = (tmp_path / "demo.log").open("wb")
     demo = subprocess.Popen(
-        [sys.executable, "-m", "segstream.cli", "demo", "--rate", "100"],
+        [sys.executable, "-m", "cli.main", "demo", "--rate", "100"],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

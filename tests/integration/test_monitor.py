@@ -15,7 +15,6 @@ from playwright.sync_api import Page, sync_playwright
 from segstream.config import LOOPBACK, Settings, load_settings
 from segstream.runtime.processes import port_in_use, wait_for
 from tests import monitor_lake
-from tests.conftest import settings_env
 
 pytestmark = pytest.mark.integration
 
@@ -48,8 +47,8 @@ def test_monitor_shows_segments_and_drift_alert_then_stops(
 ) -> None:
     settings = load_settings(**{**monitor_lake_settings.model_dump(), "monitor_refresh_s": 2.0})
     proc = subprocess.Popen(
-        [sys.executable, "-m", "segstream.cli", "monitor"],
-        env=settings_env(settings),
+        [sys.executable, "-m", "cli.main", "monitor"],
+        env=settings.to_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 from pyspark.sql import functions as F
 
-from batch import drift_job, lake, rescore, retrain, rfm_scores
-from bench import synthetic
-from segstream.cli import main
+from batch import drift_job, rescore, retrain, rfm_scores
+from cli.main import main
+from segstream import testing
 from segstream.contracts import tables
+from segstream.lake import reads
 from segstream.model import registry
 from tests.conftest import make_settings
 from tests.planted import FOUR, planted, rfm_frame
@@ -78,7 +79,7 @@ def test_retrain_rescore_scores_and_drift_with_retrain(spark, tmp_path, capsys) 
     )
     frame = rfm_frame(planted(FOUR, per=PER, seed=1), AS_OF)
     rfm_path = str(settings.table_path(tables.CUSTOMER_RFM))
-    synthetic.write_rfm(spark, frame, rfm_path)
+    testing.write_rfm(spark, frame, rfm_path)
     ids = frame["customer_id"].tolist()
     write_events(spark, settings, frame)
     write_customers(spark, settings, ids)
@@ -86,7 +87,7 @@ def test_retrain_rescore_scores_and_drift_with_retrain(spark, tmp_path, capsys) 
     v1 = retrain.run(spark, settings, retrain.RetrainOptions())
     assert (v1.version, v1.status, v1.k) == (1, "promoted", 4)
     assert v1.segment_names == ("Champions", "Promising/New", "At Risk", "Lost")
-    snaps = lake.read(spark, settings, tables.SEGMENT_SNAPSHOTS)
+    snaps = reads.read(spark, settings, tables.SEGMENT_SNAPSHOTS)
     assert snaps is not None
     ref = {r.segment_name: r for r in snaps.where("kind = 'reference'").collect()}
     assert {n: r.customers for n, r in ref.items()} == dict.fromkeys(v1.segment_names, PER)
@@ -114,7 +115,7 @@ def test_retrain_rescore_scores_and_drift_with_retrain(spark, tmp_path, capsys) 
     lapsed = shifted.index[:PER]
     for col in ("last_purchase_at", "last_event_at"):
         shifted.loc[lapsed, col] -= np.timedelta64(300, "D")
-    synthetic.write_rfm(spark, shifted, rfm_path)
+    testing.write_rfm(spark, shifted, rfm_path)
     moved = rescore.run(spark, settings)
     assert moved.changes == PER
 
@@ -127,7 +128,7 @@ def test_retrain_rescore_scores_and_drift_with_retrain(spark, tmp_path, capsys) 
     assert migration.value == pytest.approx(PER / (4 * PER))
     assert report.retrained is not None and report.retrained.version == 2
 
-    drift_rows = lake.read(spark, settings, tables.DRIFT)
+    drift_rows = reads.read(spark, settings, tables.DRIFT)
     assert drift_rows is not None
     assert drift_rows.where(F.col("alert")).count() >= 1
     v2 = registry.current(spark, settings)

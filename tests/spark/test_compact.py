@@ -11,7 +11,7 @@ from delta.tables import DeltaTable
 
 from batch import compact
 from segstream.contracts import tables
-from streaming import sinks
+from segstream.lake import writes
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.spark
@@ -32,8 +32,7 @@ def test_compaction_keeps_exactly_the_rows_and_leaves_one_file(spark, tmp_path) 
     # A retention of 0 h lets VACUUM delete the replaced files at once; Delta's guard against
     # that is lifted for this test only.
     settings = make_settings(tmp_path, compact_retention_h=0)
-    path = settings.table_path(tables.CUSTOMERS)
-    sinks.ensure_table(spark, path, tables.CUSTOMERS_SCHEMA)
+    path = writes.ensure(spark, settings, tables.CUSTOMERS)
     for start in (0, 10, 20):
         frame = spark.createDataFrame(
             _rows(range(start, start + 10), "NL"), tables.CUSTOMERS_SCHEMA

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from batch import assign
-from bench import synthetic
+from segstream import testing
+from segstream.model import segments
 from segstream.model.features import ALL_FEATURES, pandas_features
 from segstream.model.record import SegmentModel
 from segstream.model.scoring import score_numpy
@@ -21,7 +21,7 @@ AS_OF = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 def rfm_rows() -> pd.DataFrame:
-    frame = synthetic.rfm_frame(300, seed=5)
+    frame = testing.rfm_frame(300, seed=5)
     # A customer with only a return: no purchases, negative net money, zero orders.
     frame.loc[0, ["first_purchase_at", "last_purchase_at"]] = pd.NaT
     frame.loc[0, ["orders", "gross_revenue", "monetary", "returns_amount"]] = [0, 0.0, -12.5, 12.5]
@@ -49,8 +49,8 @@ def model() -> SegmentModel:
 
 def test_spark_and_pandas_features_and_segments_agree(spark) -> None:  # type: ignore[no-untyped-def]
     frame = rfm_rows()
-    rfm = synthetic.rfm_dataframe(spark, frame)
-    got = assign.assigned(rfm, model(), AS_OF).toPandas().set_index("customer_id")
+    rfm = testing.rfm_dataframe(spark, frame)
+    got = segments.assigned(rfm, model(), AS_OF).toPandas().set_index("customer_id")
     # The same rows through pandas, read back from Spark so money and times are as stored.
     stored = rfm.toPandas().set_index("customer_id")
     expected = pandas_features(stored, AS_OF)

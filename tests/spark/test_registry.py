@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from batch import models
+from batch import model_report
 from segstream.model import registry
 from segstream.model.record import SegmentModel
 from tests.conftest import make_settings
@@ -79,10 +79,10 @@ def test_promotion_is_atomic_for_a_concurrent_reader_and_rollback_goes_back(
     assert {v for v, _ in seen} <= {1, 2, 3}
 
     # Promoted in order 1, 2, 3, 1, 3: the one before the current (3) is 1.
-    assert models.rollback(spark, settings) == 1
+    assert registry.rollback(spark, settings) == 1
     current = registry.current(spark, settings)
     assert current is not None and current.version == 1
     statuses = {m.version: m.status for m in registry.list_models(spark, settings)}
     assert statuses == {1: "promoted", 2: "retired", 3: "retired"}
-    assert "Champions" in models.profile(current)
-    assert models.listing([current]).splitlines()[1].split()[:2] == ["1", "promoted"]
+    assert "Champions" in model_report.profile(current)
+    assert model_report.listing([current]).splitlines()[1].split()[:2] == ["1", "promoted"]

@@ -9,8 +9,10 @@ from decimal import Decimal
 import pytest
 from pyspark.sql import functions as F
 
-from batch import lake, rescore
+from batch import rescore
 from segstream.contracts import tables
+from segstream.lake import reads, writes
+from segstream.lake.times import to_micros
 from segstream.model.record import SegmentModel
 from tests.conftest import make_settings
 
@@ -86,7 +88,7 @@ def test_rescore_writes_exactly_the_changes(spark, tmp_path) -> None:  # type: i
     spark.createDataFrame(rfm, tables.CUSTOMER_RFM_SCHEMA).write.format("delta").save(
         str(settings.table_path(tables.CUSTOMER_RFM))
     )
-    lake.ensure(spark, settings, tables.CUSTOMER_SEGMENTS)
+    writes.ensure(spark, settings, tables.CUSTOMER_SEGMENTS)
     before = [
         segment_row("a", 1, "Champions", 5, 5),
         segment_row("b", 2, "Lost", 5, 1),
@@ -101,7 +103,7 @@ def test_rescore_writes_exactly_the_changes(spark, tmp_path) -> None:  # type: i
     assert (result.customers, result.changes, result.model_version) == (4, 3, 5)
     assert result.as_of == AS_OF
 
-    history = lake.read(spark, settings, tables.SEGMENT_HISTORY)
+    history = reads.read(spark, settings, tables.SEGMENT_HISTORY)
     assert history is not None
     got = {
         tuple(r)
@@ -117,14 +119,14 @@ def test_rescore_writes_exactly_the_changes(spark, tmp_path) -> None:  # type: i
             "batch_id",
         ).collect()
     }
-    at = lake.to_micros(AS_OF)
+    at = to_micros(AS_OF)
     assert got == {
         ("b", 2, "Lost", 1, "Champions", "rescore", 5, at, None),
         ("c", 1, "Champions", 2, "Lost", "retrain", 5, at, None),
         ("d", None, None, 1, "Champions", "rescore", 5, at, None),
     }
 
-    segments = lake.read(spark, settings, tables.CUSTOMER_SEGMENTS)
+    segments = reads.read(spark, settings, tables.CUSTOMER_SEGMENTS)
     assert segments is not None
     rows = {
         r.customer_id: r
@@ -159,5 +161,5 @@ def test_rescore_writes_exactly_the_changes(spark, tmp_path) -> None:  # type: i
     # Nothing moved since: a second rescore records no change.
     again = rescore.run(spark, settings, model=MODEL)
     assert again.changes == 0
-    reread = lake.read(spark, settings, tables.SEGMENT_HISTORY)
+    reread = reads.read(spark, settings, tables.SEGMENT_HISTORY)
     assert reread is not None and reread.count() == 3

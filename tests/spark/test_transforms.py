@@ -13,21 +13,16 @@ from pyspark.sql import types as T
 from pyspark.testing import assertDataFrameEqual
 
 from segstream.contracts import quarantine as Q
+from segstream.contracts import tables
+from segstream.testing import KAFKA_SCHEMA
 from streaming import transforms
 from streaming.metrics import BatchSummary
+from tests.conftest import make_settings
 
 pytestmark = pytest.mark.spark
 
-RAW_SCHEMA = T.StructType(
-    [
-        T.StructField("key", T.BinaryType()),
-        T.StructField("value", T.BinaryType()),
-        T.StructField("topic", T.StringType()),
-        T.StructField("partition", T.IntegerType()),
-        T.StructField("offset", T.LongType()),
-        T.StructField("timestamp", T.TimestampType()),
-    ]
-)
+# The Kafka source's rows without `timestampType`, which the stream never reads.
+RAW_SCHEMA = T.StructType(KAFKA_SCHEMA.fields[:6])
 
 GOOD = {
     "event_id": "e1",
@@ -120,7 +115,7 @@ def test_batch_summary_gives_the_counts_and_latency_percentiles_of_the_valid_eve
     summary = BatchSummary.of(transforms.parse(spark.createDataFrame(rows, RAW_SCHEMA)))
 
     assert (summary.rows, summary.valid, summary.quarantined) == (23, 21, 2)
-    assert summary.newest_event == datetime(2024, 1, 5)
+    assert summary.newest_event == datetime(2024, 1, 5, tzinfo=UTC)
     committed = first + timedelta(minutes=5)
     lags = sorted((committed - at).total_seconds() for at in produced)
 
@@ -147,8 +142,7 @@ def _events(spark, rows):  # type: ignore[no-untyped-def]
 
 
 def test_merging_deltas_batch_by_batch_equals_aggregating_everything(spark, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from segstream.contracts.tables import CUSTOMER_RFM_SCHEMA
-    from streaming import sinks
+    from segstream.lake import writes
 
     d = datetime
     batches = [
@@ -160,19 +154,23 @@ def test_merging_deltas_batch_by_batch_equals_aggregating_everything(spark, tmp_
             ("c", "return", d(2024, 1, 8), "1.99", 0),
         ],
     ]
-    path = tmp_path / "rfm"
-    sinks.ensure_table(spark, path, CUSTOMER_RFM_SCHEMA)
+    path = writes.ensure(spark, make_settings(tmp_path), tables.CUSTOMER_RFM)
     for batch_id, batch in enumerate(batches):
         deltas = transforms.rfm_deltas(_events(spark, batch))
-        sinks.upsert(deltas, path, "customer_id", transforms.RFM_MERGE_UPDATE, "app", batch_id)
+        writes.upsert(
+            deltas,
+            path,
+            "customer_id",
+            transforms.RFM_MERGE_UPDATE,
+            txn=writes.Txn("app", batch_id),
+        )
     # a replayed batch changes nothing
-    sinks.upsert(
+    writes.upsert(
         transforms.rfm_deltas(_events(spark, batches[1])),
         path,
         "customer_id",
         transforms.RFM_MERGE_UPDATE,
-        "app",
-        1,
+        txn=writes.Txn("app", 1),
     )
     merged = spark.read.format("delta").load(str(path)).drop("updated_at")
     expected = spark.createDataFrame(

@@ -10,7 +10,7 @@ import pytest
 from delta.tables import DeltaTable
 
 from batch import verify
-from segstream.cli import main
+from cli.main import main
 from segstream.contracts import tables
 from streaming import transforms
 from tests.conftest import make_settings

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from segstream.cli import build_parser
+from cli.main import build_parser
 from segstream.config import Settings, load_settings
 
 pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("no_segstream_env")]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from segstream.cli import main
+from cli.main import main
 from segstream.config import ConfigError, load_settings
 
 pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("no_segstream_env")]
@@ -83,8 +83,6 @@ def test_cli_reports_a_bad_setting_with_exit_2(
 
 
 def test_child_processes_get_exactly_these_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    from segstream.demo import child_env
-
     settings = load_settings(
         kafka_port=19092,
         lake=Path("rel/lake"),
@@ -94,7 +92,7 @@ def test_child_processes_get_exactly_these_settings(monkeypatch: pytest.MonkeyPa
         kafka_sasl_username="app",
         kafka_sasl_password="hunter2",
     )
-    for key, value in child_env(settings).items():
+    for key, value in settings.to_env().items():
         if key.startswith("SEGSTREAM_"):
             monkeypatch.setenv(key, value)
     again = load_settings()

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from cli.main import main
 from producers.orders_csv import Problem, ReadOptions, ReplayError, ReplayReport
 from producers.replay import parse_mapping, read_generic, read_online_retail, rebase
-from segstream.cli import main
 from segstream.contracts.events import Event, Item
 
 pytestmark = pytest.mark.unit

@@ -11,13 +11,13 @@ from pathlib import Path
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 import pytest
 
+from cli.main import build_parser
 from producers.clock import DEFAULT_SPEED, DEFAULT_START, SimClock, parse_speed
 from producers.messages import CUSTOMERS, EVENT, PROFILE, TRANSACTIONS, Message
 from producers.personas import MONTH_S, PERSONAS, WeeklyPattern
 from producers.scenarios import SCENARIOS
 from producers.simulator import Simulator, SimulatorOptions
 from producers.truth import TruthLog
-from segstream.cli import build_parser
 
 pytestmark = pytest.mark.unit
 

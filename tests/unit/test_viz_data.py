@@ -11,7 +11,7 @@ import pytest
 
 from segstream.contracts import tables
 from tests.conftest import make_settings
-from viz import data, lake
+from viz import data, reads
 
 pytestmark = pytest.mark.unit
 
@@ -262,7 +262,7 @@ def test_model_versions_newest_first_and_the_promoted_one() -> None:
 
 def test_a_missing_table_reads_as_empty_with_its_columns(tmp_path) -> None:  # type: ignore[no-untyped-def]
     settings = make_settings(tmp_path)
-    metrics = lake.read(settings, tables.STREAM_METRICS)
+    metrics = reads.read(settings, tables.STREAM_METRICS)
     assert metrics.empty
     assert list(metrics.columns) == tables.STREAM_METRICS_SCHEMA.fieldNames()
     assert data.stream_summary(metrics, ts("2025-01-01")) is None

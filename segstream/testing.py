@@ -1,8 +1,9 @@
-"""Synthetic `customer_rfm` rows straight from NumPy, with the skew of real shops: most
-customers bought once, long ago, for little; a few buy often and spend a lot.
+"""Test data that tests and benchmarks share: synthetic `customer_rfm` rows straight from
+NumPy, with the skew of real shops (most customers bought once, long ago, for little; a few
+buy often and spend a lot).
 
-Used by bench/retrain.py and the batch tests; the simulator (producers/) is the realistic
-way to get data end to end, this is the fast way to get a million customers.
+The simulator (producers/) is the realistic way to get data end to end; this is the fast way
+to get a million customers.
 """
 
 from __future__ import annotations
@@ -13,10 +14,24 @@ import numpy as np
 import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from segstream.contracts.tables import CUSTOMER_RFM_SCHEMA
 
 AS_OF = datetime(2025, 1, 1, tzinfo=UTC)
+
+# The rows Spark's Kafka source yields (without headers): what a micro-batch body receives.
+KAFKA_SCHEMA = T.StructType(
+    [
+        T.StructField("key", T.BinaryType()),
+        T.StructField("value", T.BinaryType()),
+        T.StructField("topic", T.StringType()),
+        T.StructField("partition", T.IntegerType()),
+        T.StructField("offset", T.LongType()),
+        T.StructField("timestamp", T.TimestampType()),
+        T.StructField("timestampType", T.IntegerType()),
+    ]
+)
 
 # persona: (share, mean orders above one, median order value, mean recency days)
 PERSONAS: dict[str, tuple[float, float, float, float]] = {
@@ -90,3 +105,20 @@ def shift(frame: pd.DataFrame, days: float) -> pd.DataFrame:
     for col in ("first_purchase_at", "last_purchase_at", "last_event_at"):
         out[col] = out[col] - delta
     return out
+
+
+def kafka_frame(
+    spark: SparkSession,
+    messages: list[tuple[bytes | None, bytes | None]],
+    topic: str = "transactions",
+    partition: int = 0,
+    first_offset: int = 0,
+    at: datetime = AS_OF,
+) -> DataFrame:
+    """(key, value) messages as the Kafka source would deliver them from one partition, at
+    consecutive offsets from `first_offset`."""
+    rows = [
+        (key, value, topic, partition, first_offset + i, at, 0)
+        for i, (key, value) in enumerate(messages)
+    ]
+    return spark.createDataFrame(rows, KAFKA_SCHEMA)

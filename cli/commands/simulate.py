@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from segstream.commands import Add, _positive, _utc_datetime
+from cli.commands import Add, _positive, _utc_datetime
 from segstream.config import Settings
 
 

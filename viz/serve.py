@@ -13,7 +13,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import viz
 from segstream.config import Settings
 from segstream.runtime.errors import RuntimeSetupError
 from segstream.runtime.processes import die_with_parent, terminate
@@ -22,7 +21,7 @@ from segstream.runtime.signals import stop_on_signals
 log = logging.getLogger(__name__)
 
 _STOP_TIMEOUT_S = 10.0
-APP = Path(viz.__file__).resolve().parent / "app.py"
+APP = Path(__file__).resolve().parent / "app.py"
 
 
 def url(settings: Settings) -> str:
@@ -76,13 +75,11 @@ def command(settings: Settings) -> list[str]:
 
 def run(settings: Settings) -> int:
     """Serves the monitor until SIGTERM/SIGINT (exit 0) or until Streamlit itself exits."""
-    from segstream.demo import child_env
-
     check_port(settings.monitor_host, settings.monitor_port)
     with stop_on_signals("stopping the monitor") as stop:
         proc = subprocess.Popen(
             command(settings),
-            env=child_env(settings),
+            env=settings.to_env(),
             stdin=subprocess.DEVNULL,
             preexec_fn=die_with_parent,
             # Its own session: a terminal's Ctrl-C reaches only this process, which then

@@ -3,42 +3,21 @@ scheduler and monitor), stopped as one by Ctrl-C."""
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import sys
-from pathlib import Path
 
 from segstream.config import Settings
-from segstream.runtime import kafka_broker, monitor, topics
+from segstream.runtime import kafka_broker, topics
 from segstream.runtime.supervisor import Child, Supervisor
+from viz import serve
 
 log = logging.getLogger(__name__)
 
 _STOP_TIMEOUT_S = 60.0
 
 
-def child_env(settings: Settings) -> dict[str, str]:
-    """The environment that gives a child process exactly these settings."""
-    env = dict(os.environ)
-    for name, value in settings.model_dump().items():
-        key = f"SEGSTREAM_{name.upper()}"
-        if value is None:
-            env.pop(key, None)
-        elif hasattr(value, "get_secret_value"):
-            env[key] = value.get_secret_value()
-        elif isinstance(value, Path):
-            env[key] = str(value.resolve())
-        elif isinstance(value, tuple | list | dict):
-            # pydantic-settings reads complex values from the environment as JSON.
-            env[key] = json.dumps(value)
-        else:
-            env[key] = str(value)
-    return env
-
-
 def children(rate: float) -> list[Child]:
-    cli = [sys.executable, "-m", "segstream.cli"]
+    cli = [sys.executable, "-m", "cli.main"]
     # Stopped in this order: the producer first, so the stream sees its last events.
     return [
         Child("simulator", [*cli, "simulate", "--rate", str(rate)]),
@@ -69,17 +48,17 @@ def children(rate: float) -> list[Child]:
 
 def run(settings: Settings, rate: float, keep_broker: bool) -> int:
     # Before anything starts: a taken monitor port would otherwise only show in its log.
-    monitor.check_port(settings.monitor_host, settings.monitor_port)
+    serve.check_port(settings.monitor_host, settings.monitor_port)
     started_broker = settings.embedded_kafka and not kafka_broker.status(settings).running
     supervisor = Supervisor(
-        children(rate), child_env(settings), (settings.home / "logs").resolve(), _STOP_TIMEOUT_S
+        children(rate), settings.to_env(), (settings.home / "logs").resolve(), _STOP_TIMEOUT_S
     )
     try:
         if settings.embedded_kafka:
             kafka_broker.start(settings)
         topics.ensure_topics(settings)
         log.info("demo running against %s; Ctrl-C stops everything", settings.bootstrap_servers)
-        log.info("monitor at %s", monitor.url(settings))
+        log.info("monitor at %s", serve.url(settings))
         return supervisor.run()
     finally:
         if started_broker and not keep_broker:

@@ -1,17 +1,13 @@
-"""`segstream models list|show|promote|rollback`: the registry for people. Formatting is
-pure; rollback reads which versions were promoted when from the `models` table."""
+"""The model registry for people: a listing of versions and a readable profile of one. Pure
+formatting of `SegmentModel` records."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import numpy as np
-from pyspark.sql import SparkSession
-from pyspark.sql import functions as F
 
 from batch.identity import Space
-from segstream.config import Settings
-from segstream.model import registry
 from segstream.model.record import SegmentModel
 
 
@@ -70,30 +66,3 @@ def profile(model: SegmentModel) -> str:
             f"{'n/a' if share is None else f'{share:.1%}':>6}  {values}"
         )
     return "\n".join(out)
-
-
-def rollback_target(spark: SparkSession, settings: Settings) -> int:
-    """The version promoted before the current one (latest promoted_at among the others).
-
-    Raises:
-        registry.RegistryError: no other version was ever promoted.
-    """
-    path = registry.ensure(spark, settings)
-    rows = (
-        spark.read.format("delta")
-        .load(path)
-        .where((F.col("status") != "promoted") & F.col("promoted_at").isNotNull())
-        .orderBy(F.col("promoted_at").desc(), F.col("version").desc())
-        .limit(1)
-        .collect()
-    )
-    if not rows:
-        raise registry.RegistryError("no previously promoted version to roll back to")
-    return int(rows[0]["version"])
-
-
-def rollback(spark: SparkSession, settings: Settings) -> int:
-    """Promotes the previously promoted version again; returns it."""
-    version = rollback_target(spark, settings)
-    registry.promote(spark, settings, version)
-    return version

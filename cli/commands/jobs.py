@@ -1,14 +1,13 @@
-"""`segstream scores | drift | scheduler | verify | compact`, and `_batch`, which runs every batch
-command's Spark job (the model commands of `models.py` too)."""
+"""`segstream scores | drift | scheduler | verify | compact`, and `run_spark_job`, which runs
+the Spark job of each of these commands (and of the model commands in `models.py`)."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable
 from typing import Any
 
-from segstream.commands import Add, _positive, _utc_datetime
+from cli.commands import Add, _positive, _utc_datetime
 from segstream.config import Settings, load_settings
 
 
@@ -76,17 +75,11 @@ def register(add: Add) -> None:
     )
 
 
-class _BatchFailure(Exception):
-    """A batch command cannot do its job (missing data, no model, unknown version)."""
-
-
-def _batch(settings: Settings, app: str, body: Callable[[Any], int]) -> int:
-    """Runs `body(spark)` for a batch command; a known failure is one line, exit 1."""
+def run_spark_job(settings: Settings, app: str, body: Callable[[Any], int]) -> int:
+    """Runs `body(spark)` on the process's SparkSession, named `segstream-<app>`; failures
+    reach `cli.main` as they are (ours are one line there)."""
     from pyspark.sql import SparkSession
 
-    from batch.lake import MissingDataError
-    from batch.rescore import NoModelError
-    from segstream.model.registry import RegistryError
     from segstream.spark_session import get_spark
 
     # Stop the session only if this command started it (not when called inside a process
@@ -95,9 +88,6 @@ def _batch(settings: Settings, app: str, body: Callable[[Any], int]) -> int:
     spark = get_spark(settings, f"segstream-{app}")
     try:
         return body(spark)
-    except (MissingDataError, NoModelError, RegistryError, _BatchFailure) as exc:
-        print(f"segstream {app}: {exc}", file=sys.stderr)
-        return 1
     finally:
         if owned:
             spark.stop()
@@ -114,7 +104,7 @@ def cmd_scores(settings: Settings, args: argparse.Namespace) -> int:
         )
         return 0
 
-    return _batch(settings, "scores", body)
+    return run_spark_job(settings, "scores", body)
 
 
 def cmd_drift(settings: Settings, args: argparse.Namespace) -> int:
@@ -134,7 +124,7 @@ def cmd_drift(settings: Settings, args: argparse.Namespace) -> int:
             print(f"drift alert: retrained and promoted model v{report.retrained.version}")
         return 0
 
-    return _batch(settings, "drift", body)
+    return run_spark_job(settings, "drift", body)
 
 
 def cmd_scheduler(settings: Settings, args: argparse.Namespace) -> int:
@@ -174,7 +164,7 @@ def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
             print(f"  {d.customer_id}: " + "; ".join(parts))
         return 1
 
-    return _batch(settings, "verify", body)
+    return run_spark_job(settings, "verify", body)
 
 
 def cmd_compact(settings: Settings, args: argparse.Namespace) -> int:
@@ -185,4 +175,4 @@ def cmd_compact(settings: Settings, args: argparse.Namespace) -> int:
             print(f"{c.table}: {c.files_removed} files into {c.files_added}")
         return 0
 
-    return _batch(settings, "compact", body)
+    return run_spark_job(settings, "compact", body)

@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from segstream.commands import Add, _positive
+from cli.commands import Add, _positive
 from segstream.config import Settings
 
 log = logging.getLogger("segstream")

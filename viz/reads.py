@@ -14,22 +14,11 @@ import pandas as pd
 import pyarrow as pa  # type: ignore[import-untyped]
 from deltalake import DeltaTable, QueryBuilder
 from deltalake.exceptions import TableNotFoundError
-from pyspark.sql.types import StructType
 
 from segstream.config import Settings
-from segstream.contracts import quarantine, tables
 
-# Importing the contracts loads PySpark's type classes only; no JVM starts.
-SCHEMAS: dict[str, StructType] = {
-    tables.CUSTOMER_RFM: tables.CUSTOMER_RFM_SCHEMA,
-    tables.CUSTOMER_SEGMENTS: tables.CUSTOMER_SEGMENTS_SCHEMA,
-    tables.SEGMENT_HISTORY: tables.SEGMENT_HISTORY_SCHEMA,
-    tables.MODELS: tables.MODELS_SCHEMA,
-    tables.SEGMENT_SNAPSHOTS: tables.SEGMENT_SNAPSHOTS_SCHEMA,
-    tables.DRIFT: tables.DRIFT_SCHEMA,
-    tables.STREAM_METRICS: tables.STREAM_METRICS_SCHEMA,
-    tables.QUARANTINE: quarantine.QUARANTINE_SCHEMA,
-}
+# Importing the catalogue loads PySpark's type classes only; no JVM starts.
+from segstream.contracts.tables import table as catalogue_entry
 
 
 def _quoted(name: str) -> str:
@@ -46,12 +35,13 @@ def read(
 
     Args:
         settings: where the lake is.
-        name: a table of `segstream.contracts.tables` that the monitor reads.
+        name: a table of the catalogue (`segstream.contracts.tables`).
         columns: the columns to read; all of the contract's columns when None.
         where: a DataFusion SQL condition on the rows, e.g. `"alert"`.
     """
-    wanted = list(columns) if columns is not None else SCHEMAS[name].fieldNames()
-    unknown = set(wanted) - set(SCHEMAS[name].fieldNames())
+    known = catalogue_entry(name).schema.fieldNames()
+    wanted = list(columns) if columns is not None else known
+    unknown = set(wanted) - set(known)
     if unknown:
         raise ValueError(f"{name} has no columns {sorted(unknown)}")
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from segstream.commands import Add, _positive
+from cli.commands import Add, _positive
 from segstream.config import Settings
 
 
@@ -42,6 +42,6 @@ def cmd_stream(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-    from segstream import demo
+    from cli import demo
 
     return demo.run(settings, rate=args.rate, keep_broker=args.keep_broker)

@@ -1,22 +1,22 @@
 """Per-micro-batch cost of the stream as `customer_rfm` grows, next to a full RFM recompute.
 
-    .venv/bin/python -m bench.batch_cost [--sizes 100000 1000000] [--batch-events 20000]
+    .venv/bin/python -m bench.micro_batch_cost [--sizes 100000 1000000] [--batch-events 20000]
         [--batches 3] [--small-batch 100] [--events-per-customer 5] [--file-rows 100000]
         [--no-model] [--driver-memory 4g] [--keep]
 
 For each size N: `customer_rfm` gets N synthetic customers (spark.range, deterministic, files
-of --file-rows rows sorted by id, created by streaming.sinks.ensure_table so deletion vectors
+of --file-rows rows sorted by id, created by segstream.lake.writes.ensure so deletion vectors
 are on) and `events` about 5 N events (the full-recompute input). With a model (default) a
 fixed 4-segment model is promoted and `customer_segments` holds all N customers, as after a
 rescore. Then one warm-up and --batches measured micro-batches of --batch-events events on
 random existing customers go through the real foreachBatch body in-process: Kafka-shaped
 rows (key, value = Event.encode JSON, topic, partition, offset, timestamp) -> transforms.parse
--> dedupe_key -> streaming.batch.TransactionsBatch(...)(df, batch_id). The streaming-only
+-> dedupe_key -> streaming.micro_batch.TransactionsMicroBatch(...)(df, batch_id). The streaming-only
 parts (Kafka fetch, the RocksDB de-duplication state) are not in this number. One more
 batch of --small-batch events shows the fixed cost of a batch.
 
-Step times come from wrapping streaming.sinks.append/upsert, ModelCache.get,
-TransactionsBatch._score and BatchSummary.of in this process (nothing in streaming/ is
+Step times come from wrapping segstream.lake.writes.append/upsert, ModelCache.get,
+TransactionsMicroBatch._score and BatchSummary.of in this process (nothing in streaming/ is
 changed); Spark jobs per batch from the status tracker, Delta commits from the tables' logs,
 the MERGEs' own operationMetrics from DESCRIBE HISTORY. Baselines, same run: the smallest
 size (ratio batch(N)/batch(smallest), target <= 1.5x for 1M vs 100k) and a full recompute
@@ -41,7 +41,6 @@ from typing import Any
 from unittest import mock
 
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import types as T
 
 from bench.harness import (
     AS_OF,
@@ -57,25 +56,18 @@ from bench.harness import (
     verdict,
 )
 from segstream.config import Settings
+from segstream.contracts import tables
 from segstream.contracts.events import Event, Item
-from segstream.model import registry
-from streaming import segments, sinks, transforms
-from streaming.batch import Lake, TransactionsBatch, tune_session
+from segstream.lake import reads, writes
+from segstream.model import registry, segments
+from segstream.testing import KAFKA_SCHEMA
+from streaming import transforms
 from streaming.metrics import BatchSummary, MetricsRecorder
+from streaming.micro_batch import TABLES as STREAM_TABLES
+from streaming.micro_batch import TransactionsMicroBatch, tune_session
 from streaming.model_cache import ModelCache
 
 TARGET_GROWTH = 1.5
-KAFKA_SCHEMA = T.StructType(
-    [
-        T.StructField("key", T.BinaryType()),
-        T.StructField("value", T.BinaryType()),
-        T.StructField("topic", T.StringType()),
-        T.StructField("partition", T.IntegerType()),
-        T.StructField("offset", T.LongType()),
-        T.StructField("timestamp", T.TimestampType()),
-        T.StructField("timestampType", T.IntegerType()),
-    ]
-)
 MERGE_METRICS = (
     "executionTimeMs",
     "materializeSourceTimeMs",
@@ -97,7 +89,13 @@ SEGMENTS = "scoring: merge customer_segments"
 OTHER = "other (persist, unpersist, bookkeeping)"
 STEPS = (SUMMARY, QUARANTINE, EVENTS, RFM, MODEL, SCORE, HISTORY, SEGMENTS, OTHER)
 _SCORE_TOTAL = "_score"
-TABLES = ("quarantine", "events", "customer_rfm", "segment_history", "customer_segments")
+TABLES = (
+    tables.QUARANTINE,
+    tables.EVENTS,
+    tables.CUSTOMER_RFM,
+    tables.SEGMENT_HISTORY,
+    tables.CUSTOMER_SEGMENTS,
+)
 
 
 def kafka_rows(size: int, count: int, batch_id: int, seed: int) -> list[tuple[Any, ...]]:
@@ -155,23 +153,18 @@ class StepTimer:
 
 @contextmanager
 def instrumented(
-    lake: Lake, models: ModelCache, handler: TransactionsBatch, timer: StepTimer
+    settings: Settings, models: ModelCache, handler: TransactionsMicroBatch, timer: StepTimer
 ) -> Iterator[None]:
     """Times the steps of `handler` by wrapping what it calls (restored afterwards)."""
-    names = {
-        lake.quarantine: QUARANTINE,
-        lake.events: EVENTS,
-        lake.customer_rfm: RFM,
-        lake.segment_history: HISTORY,
-        lake.customer_segments: SEGMENTS,
-    }
+    step_names = (QUARANTINE, EVENTS, RFM, HISTORY, SEGMENTS)
+    names = {settings.table_path(t): step for t, step in zip(TABLES, step_names, strict=True)}
 
     def by_path(*args: Any, **_: Any) -> str:
         return names.get(args[1], f"write {args[1]}")
 
     with (
-        mock.patch.object(sinks, "append", timer.wrap(sinks.append, by_path)),
-        mock.patch.object(sinks, "upsert", timer.wrap(sinks.upsert, by_path)),
+        mock.patch.object(writes, "append", timer.wrap(writes.append, by_path)),
+        mock.patch.object(writes, "upsert", timer.wrap(writes.upsert, by_path)),
         mock.patch.object(BatchSummary, "of", timer.wrap(BatchSummary.of, lambda *a, **k: SUMMARY)),
         mock.patch.object(models, "get", timer.wrap(models.get, lambda *a, **k: MODEL)),
         mock.patch.object(
@@ -213,8 +206,8 @@ def job_count(spark: SparkSession) -> int:
     return max(ids, default=-1) + 1
 
 
-def commit_count(lake: Lake) -> int:
-    return sum(len(list((getattr(lake, t) / "_delta_log").glob("*.json"))) for t in TABLES)
+def commit_count(settings: Settings) -> int:
+    return sum(len(list((settings.table_path(t) / "_delta_log").glob("*.json"))) for t in TABLES)
 
 
 def split_steps(steps: dict[str, float], seconds: float) -> dict[str, float]:
@@ -236,15 +229,14 @@ def timed(fn: Callable[[], object]) -> float:
 
 def build_lake(
     spark: SparkSession, settings: Settings, size: int, args: Any
-) -> tuple[Lake, float, int, float]:
-    lake = Lake.of(settings)
-    lake.ensure(spark)
+) -> tuple[float, int, float]:
+    writes.ensure_all(spark, settings, STREAM_TABLES)
     load_s = timed(
         lambda: (
             synthetic_rfm(spark, size, args.file_rows)
             .write.format("delta")
             .mode("append")
-            .save(str(lake.customer_rfm))
+            .save(str(settings.table_path(tables.CUSTOMER_RFM)))
         )
     )
     events_rows = size * args.events_per_customer
@@ -253,26 +245,24 @@ def build_lake(
             synthetic_events(spark, size, args.events_per_customer)
             .write.format("delta")
             .mode("append")
-            .save(str(lake.events))
+            .save(str(settings.table_path(tables.EVENTS)))
         )
     )
     if args.model:
         promote_fixed_model(spark, settings)
         model = registry.current(spark, settings)
         assert model is not None
-        rfm = spark.read.format("delta").load(str(lake.customer_rfm))
-        (
-            segments.score(rfm, model, AS_OF, "rescore")
-            .drop("last_event_at")
-            .write.format("delta")
-            .mode("append")
-            .save(str(lake.customer_segments))
+        rfm = reads.customer_rfm(spark, settings)
+        none = reads.table(spark, settings, tables.CUSTOMER_SEGMENTS)
+        writes.append(
+            segments.segment_rows(segments.compare(rfm, none, model, AS_OF, "rescore")),
+            settings.table_path(tables.CUSTOMER_SEGMENTS),
         )
-    return lake, load_s, events_rows, events_s
+    return load_s, events_rows, events_s
 
 
-def full_recompute(spark: SparkSession, lake: Lake, target: Path) -> float:
-    events = spark.read.format("delta").load(str(lake.events))
+def full_recompute(spark: SparkSession, settings: Settings, target: Path) -> float:
+    events = reads.table(spark, settings, tables.EVENTS)
     return timed(
         lambda: (
             transforms.rfm_deltas(events).write.format("delta").mode("overwrite").save(str(target))
@@ -285,16 +275,15 @@ def run_size(
 ) -> SizeResult:
     settings = bench_settings(root / f"n{size}")
     print(f"{size:>9,} customers: building the lake", flush=True)
-    lake, load_s, events_rows, events_s = build_lake(spark, settings, size, args)
+    load_s, events_rows, events_s = build_lake(spark, settings, size, args)
     print(
         f"          customer_rfm {load_s:.1f} s, events ({events_rows:,}) {events_s:.1f} s",
         flush=True,
     )
     app = f"bench-batch-cost-{size}"
     models = ModelCache(spark, settings)
-    handler = TransactionsBatch(
-        spark, lake, app, models, MetricsRecorder("transactions", lake.stream_metrics, app)
-    )
+    recorder = MetricsRecorder("transactions", settings.table_path(tables.STREAM_METRICS), app)
+    handler = TransactionsMicroBatch(spark, settings, app, models, recorder)
     result = SizeResult(size, load_s, events_rows, events_s, 0.0)
     timer = StepTimer()
 
@@ -304,19 +293,19 @@ def run_size(
         ).cache()
         raw.count()
         frame = transforms.dedupe_key(transforms.parse(raw))
-        jobs, commits = job_count(spark), commit_count(lake)
+        jobs, commits = job_count(spark), commit_count(settings)
         started = time.perf_counter()
         handler(frame, batch_id)
         seconds = time.perf_counter() - started
-        jobs, commits = job_count(spark) - jobs, commit_count(lake) - commits
+        jobs, commits = job_count(spark) - jobs, commit_count(settings) - commits
         raw.unpersist()
         return seconds, split_steps(timer.take(), seconds), jobs, commits
 
     batches_started = time.monotonic()
-    with instrumented(lake, models, handler, timer):
+    with instrumented(settings, models, handler, timer):
         for batch_id in range(args.batches + 1):
             seconds, steps, jobs, commits = one_batch(batch_id, args.batch_events)
-            merge = history(spark, lake.customer_rfm)[-1]
+            merge = history(spark, settings.table_path(tables.CUSTOMER_RFM))[-1]
             label = "warm-up" if batch_id == 0 else "measured"
             print(
                 f"          batch {batch_id} ({label}): {seconds:.2f} s, {jobs} Spark jobs, "
@@ -334,14 +323,16 @@ def run_size(
             result.commits.append(commits)
             result.customers.append(int(merge.get("numSourceRows", 0)))
             if args.model:
-                result.segment_merges.append(history(spark, lake.customer_segments)[-1])
+                result.segment_merges.append(
+                    history(spark, settings.table_path(tables.CUSTOMER_SEGMENTS))[-1]
+                )
         if args.small_batch:
             seconds, steps, jobs, commits = one_batch(args.batches + 1, args.small_batch)
             result.small = {"total": seconds, "jobs": jobs, "commits": commits, **steps}
             print(f"          batch of {args.small_batch} events: {seconds:.2f} s", flush=True)
     result.load = load.mean(batches_started, time.monotonic())
     target = settings.lake / "tables" / "customer_rfm_full"
-    result.full_recompute_s = full_recompute(spark, lake, target)
+    result.full_recompute_s = full_recompute(spark, settings, target)
     print(f"          full recompute {result.full_recompute_s:.1f} s", flush=True)
     return result
 

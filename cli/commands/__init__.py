@@ -5,11 +5,12 @@
     replay.py     replay
     stream.py     stream, demo
     models.py     retrain, models, rescore
-    batch.py      scores, drift, scheduler, verify; `_batch`, the Spark job runner of both
+    jobs.py       scores, drift, scheduler, verify, compact; `run_spark_job`, the Spark
+                  job runner of these and of models.py
     monitor.py    monitor
 
 Each module has `register(add)`, which declares its commands and their options through the
-`add` helper of `segstream/cli.py` (which adds the common settings options), and the
+`add` helper of `cli/main.py` (which adds the common settings options), and the
 `cmd_*` functions that run them. Heavy modules (Spark, Kafka clients, `batch.*`,
 `producers.*`) are imported inside the `cmd_*` functions so `segstream --help` is fast.
 

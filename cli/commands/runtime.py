@@ -6,7 +6,7 @@ import argparse
 import json
 import time
 
-from segstream.commands import Add
+from cli.commands import Add
 from segstream.config import Settings
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from segstream.commands import Add
+from cli.commands import Add
 from segstream.config import Settings, load_settings
 
 _EPILOG = """\
@@ -30,10 +30,10 @@ def register(add: Add) -> None:
 
 
 def cmd_monitor(settings: Settings, args: argparse.Namespace) -> int:
-    from segstream.runtime import monitor
+    from viz import serve
 
     overrides = {"monitor_host": args.monitor_host, "monitor_port": args.monitor_port}
     given = {k: v for k, v in overrides.items() if v is not None}
     if given:
         settings = load_settings(**{**settings.model_dump(), **given})
-    return monitor.run(settings)
+    return serve.run(settings)

@@ -6,9 +6,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from segstream.commands import Add, _positive, _utc_datetime
-from segstream.commands.batch import _batch, _BatchFailure
+from cli.commands import Add, _positive, _utc_datetime
+from cli.commands.jobs import run_spark_job
 from segstream.config import Settings
+from segstream.errors import UsageError
 
 
 def register(add: Add) -> None:
@@ -57,7 +58,7 @@ def register(add: Add) -> None:
 
 
 def cmd_retrain(settings: Settings, args: argparse.Namespace) -> int:
-    from batch import models, rescore, retrain
+    from batch import model_report, rescore, retrain
 
     options = retrain.RetrainOptions(
         k=args.k, engine=args.engine, promote=not args.no_promote, as_of=args.as_of
@@ -65,38 +66,37 @@ def cmd_retrain(settings: Settings, args: argparse.Namespace) -> int:
 
     def body(spark: Any) -> int:
         model = retrain.run(spark, settings, options)
-        print(models.profile(model))
+        print(model_report.profile(model))
         if args.rescore and model.status == "promoted":
             result = rescore.run(spark, settings, model=model, cause="retrain")
             print(f"rescored {result.customers:,} customers: {result.changes:,} segment changes")
         return 0
 
-    return _batch(settings, "retrain", body)
+    return run_spark_job(settings, "retrain", body)
 
 
 def cmd_models(settings: Settings, args: argparse.Namespace) -> int:
-    from batch import models
+    from batch import model_report
     from segstream.model import registry
+
+    # Checked before Spark starts: a missing VERSION is a usage error, known at once.
+    if args.action in ("show", "promote") and args.version is None:
+        raise UsageError(f"models {args.action} needs a VERSION")
+    version = int(args.version) if args.version is not None else 0
 
     def body(spark: Any) -> int:
         if args.action == "list":
-            print(models.listing(registry.list_models(spark, settings)))
+            print(model_report.listing(registry.list_models(spark, settings)))
         elif args.action == "show":
-            print(models.profile(registry.get(spark, settings, _version(args))))
+            print(model_report.profile(registry.get(spark, settings, version)))
         elif args.action == "promote":
-            registry.promote(spark, settings, _version(args))
-            print(f"promoted model v{args.version}")
+            registry.promote(spark, settings, version)
+            print(f"promoted model v{version}")
         else:
-            print(f"rolled back: promoted model v{models.rollback(spark, settings)}")
+            print(f"rolled back: promoted model v{registry.rollback(spark, settings)}")
         return 0
 
-    return _batch(settings, "models", body)
-
-
-def _version(args: argparse.Namespace) -> int:
-    if args.version is None:
-        raise _BatchFailure(f"models {args.action} needs a VERSION")
-    return int(args.version)
+    return run_spark_job(settings, "models", body)
 
 
 def cmd_rescore(settings: Settings, args: argparse.Namespace) -> int:
@@ -111,4 +111,4 @@ def cmd_rescore(settings: Settings, args: argparse.Namespace) -> int:
         )
         return 0
 
-    return _batch(settings, "rescore", body)
+    return run_spark_job(settings, "rescore", body)
