@@ -74,6 +74,9 @@ class Settings(BaseSettings):
 
     topic_transactions: str = Field("transactions", min_length=1)
     topic_customers: str = Field("customers", min_length=1)
+    topic_segment_changes: str = Field(
+        "segment-changes", min_length=1, description="the segment feed segstream publishes"
+    )
     topic_partitions: int = Field(2, ge=1, description="partitions of new topics")
 
     spark_master: str = Field("local[2]", description="Spark master when not under spark-submit")
@@ -82,6 +85,12 @@ class Settings(BaseSettings):
     spark_ui: bool = False
     trigger_interval_s: float = Field(1.0, gt=0, description="micro-batch trigger interval")
     max_offsets_per_trigger: int = Field(100_000, ge=1, description="backpressure per batch")
+    as_of_max_ahead_days: float = Field(
+        365.0,
+        gt=0,
+        description="an event dated more than this many days after the data's as-of (the "
+        "newest event time seen) is quarantined as beyond_as_of",
+    )
 
     # Batch side: K-Means retraining.
     model_features: tuple[FeatureName, ...] = Field(

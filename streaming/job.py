@@ -16,7 +16,7 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 from pyspark.sql.streaming.query import StreamingQuery
 
-from segstream import log_config, options
+from segstream import feed, log_config, options
 from segstream.config import Settings
 from segstream.contracts import tables
 from segstream.errors import SegstreamError
@@ -24,6 +24,7 @@ from segstream.lake import writes
 from segstream.runtime.signals import stop_on_signals
 from segstream.spark_session import get_spark
 from streaming import sources, transforms
+from streaming.batch_plans import BatchPlans
 from streaming.customers import CustomersMicroBatch
 from streaming.metrics import MetricsRecorder
 from streaming.micro_batch import TABLES, TransactionsMicroBatch, tune_session
@@ -61,8 +62,15 @@ def start_transactions(
     checkpoint = settings.checkpoint_path(TRANSACTIONS)
     txn_app = app_id(checkpoint, TRANSACTIONS)
     recorder = MetricsRecorder(TRANSACTIONS, settings.table_path(tables.STREAM_METRICS), txn_app)
+    plans = BatchPlans(checkpoint / "segstream-plans")
     handler = TransactionsMicroBatch(
-        spark, settings, txn_app, ModelCache(spark, settings), recorder
+        spark,
+        settings,
+        txn_app,
+        ModelCache(spark, settings),
+        recorder,
+        plans,
+        lambda records: feed.publish(records, settings),
     )
     raw = sources.kafka_topic(spark, settings, settings.topic_transactions)
     deduped = transforms.dedupe_key(transforms.parse(raw)).dropDuplicates(["dedupe_key"])

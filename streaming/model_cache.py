@@ -30,3 +30,13 @@ class ModelCache:
                 log.info("scoring with model version %d (k=%d)", model.version, model.k)
             self._model, self._table_version = model, version
         return self._model
+
+    def version(self, version: int) -> SegmentModel:
+        """The model `version`, whether promoted or not (a replayed batch's model).
+
+        Raises:
+            segstream.model.registry.RegistryError: there is no such version.
+        """
+        if self._model is not None and self._model.version == version:
+            return self._model
+        return registry.get(self._spark, self._settings, version)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
@@ -16,6 +18,7 @@ from segstream.contracts.events import (
     REQUIRED_FIELDS,
 )
 from segstream.contracts.tables import CUSTOMER_RFM_SCHEMA, EVENTS_SCHEMA
+from segstream.lake.times import as_of_column
 
 # A JSON number with at most two decimals, as the contract requires of money.
 _MONEY_TEXT = r"^-?[0-9]+(\.[0-9]{1,2})?$"
@@ -164,6 +167,23 @@ def parse(raw: DataFrame) -> DataFrame:
             F.col("broken.reason").alias("reason"),
             F.col("broken.detail").alias("detail"),
         )
+    )
+
+
+def beyond_as_of(parsed: DataFrame, bound: datetime | None) -> DataFrame:
+    """Marks the valid rows dated after `bound` (as-of + the allowed lead) as quarantined
+    with reason `beyond_as_of`; the other rows are unchanged. No bound, no change."""
+    if bound is None:
+        return parsed
+    late_enough = F.col("event_ts") > as_of_column(bound)
+    hit = F.col("reason").isNull() & late_enough
+    detail = F.concat(
+        F.lit("event_time "),
+        F.col("e.event_time"),
+        F.lit(f" is after {bound.isoformat()}, the newest event time seen plus the allowed lead"),
+    )
+    return parsed.withColumn("detail", F.when(hit, detail).otherwise(F.col("detail"))).withColumn(
+        "reason", F.when(hit, F.lit(Q.BEYOND_AS_OF)).otherwise(F.col("reason"))
     )
 
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from segstream.contracts.segment_changes import SEGMENT_CHANGE_SCHEMA
 from segstream.contracts.tables import SEGMENT_HISTORY_SCHEMA, SEGMENT_MODEL_COLUMNS
 from segstream.lake.times import as_of_column
 from segstream.model.features import ALL_FEATURES, spark_feature_columns
@@ -79,12 +80,17 @@ def compare(
     Args:
         rfm: `customer_rfm` rows to score.
         previous: `customer_segments` rows (at least customer_id, segment_id, segment_name,
-            model_version) as they were before this scoring.
+            model_version, as_of) as they were before this scoring; customers stored at a
+            later as-of are left out of the result.
         cause: the cause of every change; None decides per customer: `retrain` when the
             stored segment came from another model version, `rescore` otherwise.
     """
     n, p = assigned(rfm, model, as_of).alias("n"), previous.alias("p")
-    joined = n.join(p, F.col("n.customer_id") == F.col("p.customer_id"), "left")
+    at = as_of_column(as_of)
+    # As-of only moves forward: a customer already scored at a later as-of keeps that score.
+    joined = n.join(p, F.col("n.customer_id") == F.col("p.customer_id"), "left").where(
+        F.col("p.as_of").isNull() | (F.col("p.as_of") <= at)
+    )
     cols: dict[str, Column] = {
         "customer_id": F.col("n.customer_id"),
         "segment_id": F.col("n.segment_id"),
@@ -92,7 +98,7 @@ def compare(
         "model_version": F.lit(model.version).cast("long"),
         "distance": F.col("n.distance"),
         **{f: F.col(f"n.{f}") for f in ALL_FEATURES},
-        "as_of": as_of_column(as_of),
+        "as_of": at,
         "scored_at": F.current_timestamp(),
         "cause": _cause(cause, model.version),
         "last_event_at": F.col("n.last_event_at"),
@@ -108,18 +114,21 @@ def segment_rows(compared: DataFrame) -> DataFrame:
     return compared.select("customer_id", *SEGMENT_MODEL_COLUMNS)
 
 
+def changed(compared: DataFrame) -> DataFrame:
+    """The `compare` rows whose segment changed; a first assignment is a change from nothing."""
+    return compared.where(
+        F.col("p_segment_id").isNull() | (F.col("p_segment_id") != F.col("segment_id"))
+    )
+
+
 def history_rows(compared: DataFrame, event_time: Column, batch_id: int | None) -> DataFrame:
-    """`segment_history` rows for the `compare` rows whose segment changed; a first
-    assignment is a change from nothing.
+    """`segment_history` rows for the `compare` rows whose segment changed.
 
     Args:
         event_time: what the change is dated by (the stream: the customer's newest event;
             a rescore: its as-of).
         batch_id: the stream's micro-batch, None for a batch job.
     """
-    moved = compared.where(
-        F.col("p_segment_id").isNull() | (F.col("p_segment_id") != F.col("segment_id"))
-    )
     cols = {
         "customer_id": F.col("customer_id"),
         "from_segment_id": F.col("p_segment_id"),
@@ -132,6 +141,43 @@ def history_rows(compared: DataFrame, event_time: Column, batch_id: int | None) 
         "processed_at": F.col("scored_at"),
         "batch_id": F.lit(batch_id),
     }
-    return moved.select(
+    return changed(compared).select(
         *[cols[f.name].cast(f.dataType).alias(f.name) for f in SEGMENT_HISTORY_SCHEMA.fields]
+    )
+
+
+def _iso(ts: Column) -> Column:
+    return F.date_format(ts, "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX")
+
+
+def change_records(compared: DataFrame, event_time: Column, writer: str, unit: int) -> DataFrame:
+    """Records of the segment feed (`key`, `value`) for the `compare` rows whose segment
+    changed; see `segstream.contracts.segment_changes`.
+
+    Args:
+        event_time: as for `history_rows`.
+        writer: the writer's idempotency id; with `unit` and the customer it makes the
+            `change_id`, so a replay publishes the same ids.
+        unit: the writer's unit of work (micro-batch id, pinned table version).
+    """
+    cols = {
+        "change_id": F.concat_ws("/", F.lit(writer), F.lit(str(unit)), F.col("customer_id")),
+        "customer_id": F.col("customer_id"),
+        "from_segment_id": F.col("p_segment_id"),
+        "from_segment_name": F.col("p_segment_name"),
+        "to_segment_id": F.col("segment_id"),
+        "to_segment_name": F.col("segment_name"),
+        "model_version": F.col("model_version"),
+        "cause": F.col("cause"),
+        "event_time": _iso(event_time),
+        "as_of": _iso(F.col("as_of")),
+        **{name: F.col(name) for name in ALL_FEATURES},
+    }
+    value = F.struct(
+        *[cols[f.name].cast(f.dataType).alias(f.name) for f in SEGMENT_CHANGE_SCHEMA.fields]
+    )
+    return changed(compared).select(
+        F.col("customer_id").cast("binary").alias("key"),
+        # Every field of the contract is in every record, null where it has no value.
+        F.to_json(value, {"ignoreNullFields": "false"}).cast("binary").alias("value"),
     )

@@ -48,6 +48,7 @@ def topic_specs(settings: Settings) -> dict[str, dict[str, Any]]:
             "num_partitions": settings.topic_partitions,
             "configs": {"cleanup.policy": "compact"},
         },
+        settings.topic_segment_changes: {"num_partitions": settings.topic_partitions},
     }
 
 

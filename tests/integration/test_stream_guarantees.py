@@ -4,18 +4,23 @@
 2. model v1 promoted; new events, late events and a duplicate re-sent much later: exact
    aggregates, the duplicate dropped and counted, exact segments and history rows;
 3. model v2 promoted: touched customers move to v2, the others keep v1, history rows exact.
+
+Last, the segment feed read from its topic: after dedupe by change id, exactly one record per
+row of segment_history, with the same change.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import random
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
 import pytest
+from kafka import KafkaConsumer
 
 from producers.bad_events import BadKind, make_bad
 from producers.generator import GeneratorOptions, generate
@@ -80,6 +85,27 @@ def _expected_segments(
     return dict(zip(chosen.index, (int(i) for i in score_numpy(model, x).segment_id), strict=True))
 
 
+def _feed(settings: Settings) -> list[dict[str, object]]:
+    """Every record of the segment-changes topic, read from the beginning to its end."""
+    consumer = KafkaConsumer(
+        settings.topic_segment_changes,
+        bootstrap_servers=settings.bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=5_000,
+        **settings.kafka_client_options(),
+    )
+    try:
+        records = []
+        for message in consumer:
+            value = json.loads(message.value)
+            assert message.key.decode() == value["customer_id"]
+            records.append(value)
+        return records
+    finally:
+        consumer.close()
+
+
 def test_quarantine_dedupe_late_events_and_live_segments(
     broker_settings: Settings,
     spark,  # type: ignore[no-untyped-def]
@@ -91,6 +117,7 @@ def test_quarantine_dedupe_late_events_and_live_segments(
         kafka_controller_port=broker_settings.kafka_controller_port,
         topic_transactions="guarantees",
         topic_customers="guarantees-customers",
+        topic_segment_changes="guarantees-changes",
     )
     topics.ensure_topics(settings)
     stream = generate(
@@ -193,3 +220,42 @@ def test_quarantine_dedupe_late_events_and_live_segments(
     assert got_moves == moves
     # One model per micro-batch: no batch wrote rows of two versions.
     assert (history.groupby("batch_id")["model_version"].nunique() == 1).all()
+
+    # The feed: one record per history row (after dedupe by change id), the same change.
+    records = {r["change_id"]: r for r in _feed(settings)}
+    assert len(records) == len(history)
+    # Changes are compared as sorted tuples; a first segment's missing "from" sorts as -1.
+    fed = sorted(
+        (
+            r["customer_id"],
+            -1 if r["from_segment_id"] is None else r["from_segment_id"],
+            r["to_segment_id"],
+            r["to_segment_name"],
+            r["model_version"],
+            r["cause"],
+            pd.Timestamp(r["event_time"]).tz_convert("UTC").tz_localize(None),
+        )
+        for r in records.values()
+    )
+    kept = sorted(
+        (
+            c,
+            -1 if pd.isna(f) else int(f),
+            int(t),
+            n,
+            int(v),
+            cause,
+            pd.Timestamp(at),
+        )
+        for c, f, t, n, v, cause, at in zip(
+            history["customer_id"],
+            history["from_segment_id"],
+            history["to_segment_id"],
+            history["to_segment_name"],
+            history["model_version"],
+            history["cause"],
+            history["event_time"],
+            strict=True,
+        )
+    )
+    assert fed == kept

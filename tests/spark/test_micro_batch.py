@@ -1,12 +1,16 @@
 """The `transactions` micro-batch body in-process: Kafka-shaped rows in, exact tables out.
 
-Two batches through the real body (no broker, no streaming query): bad messages land in
-quarantine with their coordinates, totals and segments are exact against hand-computed
-values, a segment change is one history row, and replaying a batch id changes nothing.
+Batches through the real body (no broker, no streaming query; the feed's records are
+collected instead of published, its Kafka path is tested against the real broker in
+tests/integration): bad messages land in quarantine with their coordinates, totals and
+segments are exact against hand-computed values, a segment change is one history row and one
+feed record, replaying a batch id changes nothing, and a batch replayed after a crash scores
+with the model and as-of of its first attempt even when another model was promoted since.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -22,6 +26,7 @@ from segstream.model import registry
 from segstream.model.record import SegmentModel
 from segstream.testing import kafka_frame
 from streaming import transforms
+from streaming.batch_plans import BatchPlans
 from streaming.metrics import MetricsRecorder
 from streaming.micro_batch import TABLES, TransactionsMicroBatch
 from streaming.model_cache import ModelCache
@@ -47,14 +52,21 @@ MODEL = SegmentModel(
 
 
 def _event(
-    event_id: str, kind: str, customer: str, order: str, day: int, amount: str, qty: int
+    event_id: str,
+    kind: str,
+    customer: str,
+    order: str,
+    day: int,
+    amount: str,
+    qty: int,
+    month: int = 1,
 ) -> tuple[bytes, bytes]:
     body = {
         "event_id": event_id,
         "event_type": kind,
         "customer_id": customer,
         "order_id": order,
-        "event_time": f"2024-01-{day:02d}T00:00:00+00:00",
+        "event_time": f"2024-{month:02d}-{day:02d}T00:00:00+00:00",
         "amount": float(amount),
         "items": [{"sku": "s1", "category": "books", "quantity": qty, "unit_price": 1.0}]
         if qty
@@ -72,6 +84,34 @@ BATCH_0 = [
 ]
 SEGMENT_COLS = ("customer_id", "segment_name", "model_version", "recency_days", "monetary", "cause")
 BATCH_1 = [_event("e4", "purchase", "c1", "o4", 4, "100.00", 3)]
+
+
+class Feed:
+    """Collects the records the body publishes, as parsed JSON values keyed by customer."""
+
+    def __init__(self, fail_after: int | None = None) -> None:
+        self.records: list[tuple[str, dict[str, object]]] = []
+        self._fail_after = fail_after
+
+    def __call__(self, records) -> None:  # type: ignore[no-untyped-def]
+        for r in records.collect():
+            self.records.append((bytes(r.key).decode(), json.loads(bytes(r.value))))
+        if self._fail_after is not None and len(self.records) >= self._fail_after:
+            raise RuntimeError("crash right after publishing")
+
+
+def _handler(spark, settings: Settings, feed: Feed) -> TransactionsMicroBatch:  # type: ignore[no-untyped-def]
+    recorder = MetricsRecorder("transactions", settings.table_path(tables.STREAM_METRICS), "app")
+    plans = BatchPlans(settings.checkpoint_path("transactions") / "segstream-plans")
+    return TransactionsMicroBatch(
+        spark, settings, "app", ModelCache(spark, settings), recorder, plans, feed
+    )
+
+
+def _promote(spark, settings: Settings, model: SegmentModel) -> int:  # type: ignore[no-untyped-def]
+    stored = registry.register(spark, settings, model)
+    registry.promote(spark, settings, stored.version)
+    return stored.version
 
 
 def _run(
@@ -101,14 +141,9 @@ def _naive(ts: datetime) -> float:
 def test_two_batches_and_a_replay_give_exact_tables(spark, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     settings = make_settings(tmp_path)
     writes.ensure_all(spark, settings, TABLES)
-    stored = registry.register(spark, settings, MODEL)
-    registry.promote(spark, settings, stored.version)
-    recorder = MetricsRecorder(
-        "transactions", settings.table_path(tables.STREAM_METRICS), "test-app"
-    )
-    handler = TransactionsMicroBatch(
-        spark, settings, "test-app", ModelCache(spark, settings), recorder
-    )
+    version = _promote(spark, settings, MODEL)
+    feed = Feed()
+    handler = _handler(spark, settings, feed)
 
     _run(spark, settings, handler, BATCH_0, 0, offset=0)
 
@@ -134,14 +169,34 @@ def test_two_batches_and_a_replay_give_exact_tables(spark, tmp_path: Path) -> No
 
     # As of the newest event (Jan 3): c1 last bought 2 days before, c2 1 day before.
     assert _rows(spark, settings, tables.CUSTOMER_SEGMENTS, *SEGMENT_COLS) == {
-        ("c1", "Small", stored.version, 2.0, 25.0, "purchase"),
-        ("c2", "Big", stored.version, 1.0, 80.0, "purchase"),
+        ("c1", "Small", version, 2.0, 25.0, "purchase"),
+        ("c2", "Big", version, 1.0, 80.0, "purchase"),
     }
     history_cols = ("customer_id", "from_segment_name", "to_segment_name", "cause", "batch_id")
     assert _rows(spark, settings, tables.SEGMENT_HISTORY, *history_cols) == {
         ("c1", None, "Small", "purchase", 0),
         ("c2", None, "Big", "purchase", 0),
     }
+
+    assert sorted((k, v["change_id"], v["to_segment_name"]) for k, v in feed.records) == [
+        ("c1", "app/0/c1", "Small"),
+        ("c2", "app/0/c2", "Big"),
+    ]
+    c1_first = dict(feed.records)["c1"]
+    assert (c1_first["from_segment_id"], c1_first["cause"], c1_first["model_version"]) == (
+        None,
+        "purchase",
+        version,
+    )
+    assert (c1_first["event_time"], c1_first["as_of"]) == (
+        "2024-01-03T00:00:00.000000Z",
+        "2024-01-03T00:00:00.000000Z",
+    )
+    assert (c1_first["recency_days"], c1_first["frequency"], c1_first["monetary"]) == (
+        2.0,
+        1.0,
+        25.0,
+    )
 
     _run(spark, settings, handler, BATCH_1, 1, offset=4)
     replay_before = {
@@ -156,8 +211,8 @@ def test_two_batches_and_a_replay_give_exact_tables(spark, tmp_path: Path) -> No
     # A crash after the writes: the batch comes again with the same id and rows.
     _run(spark, settings, handler, BATCH_1, 1, offset=4)
 
-    for name, version in replay_before.items():
-        assert reads.version(spark, settings, name) == version, name
+    for name, table_version in replay_before.items():
+        assert reads.version(spark, settings, name) == table_version, name
     assert _rows(spark, settings, tables.EVENTS, "event_id") == {("e1",), ("e2",), ("e3",), ("e4",)}
     c1 = [
         r
@@ -170,6 +225,79 @@ def test_two_batches_and_a_replay_give_exact_tables(spark, tmp_path: Path) -> No
         ("c2", None, "Big", "purchase", 0),
         ("c1", "Small", "Big", "purchase", 1),
     }
-    assert ("c1", "Big", stored.version, 0.0, 125.0, "purchase") in _rows(
+    # One record for the change of batch 1; its replay found nothing changed (the first
+    # attempt's upsert had committed) and published nothing.
+    assert [(k, v["change_id"], v["from_segment_name"]) for k, v in feed.records[2:]] == [
+        ("c1", "app/1/c1", "Small")
+    ]
+    assert ("c1", "Big", version, 0.0, 125.0, "purchase") in _rows(
+        spark, settings, tables.CUSTOMER_SEGMENTS, *SEGMENT_COLS
+    )
+
+
+# The same centroids with their segments swapped.
+SWAPPED = dataclasses.replace(MODEL, segment_ids=(2, 1), segment_names=("Big", "Small"))
+
+
+def test_a_batch_replayed_after_a_crash_scores_with_its_first_model_and_as_of(
+    spark, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    settings = make_settings(tmp_path)
+    writes.ensure_all(spark, settings, TABLES)
+    first = _promote(spark, settings, MODEL)
+    crashing = Feed(fail_after=2)
+    with pytest.raises(RuntimeError, match="crash right after publishing"):
+        _run(spark, settings, _handler(spark, settings, crashing), BATCH_0, 0, offset=0)
+    # Between the crash and the restart another model is promoted.
+    second = _promote(spark, settings, SWAPPED)
+
+    replayed = Feed()
+    _run(spark, settings, _handler(spark, settings, replayed), BATCH_0, 0, offset=0)
+
+    assert sorted(replayed.records, key=str) == sorted(crashing.records, key=str)
+    assert {v["model_version"] for _, v in replayed.records} == {first}
+    history_cols = ("customer_id", "to_segment_name", "model_version", "batch_id")
+    assert _rows(spark, settings, tables.SEGMENT_HISTORY, *history_cols) == {
+        ("c1", "Small", first, 0),
+        ("c2", "Big", first, 0),
+    }
+    assert _rows(spark, settings, tables.CUSTOMER_SEGMENTS, "customer_id", "model_version") == {
+        ("c1", first),
+        ("c2", first),
+    }
+    # A new batch scores with the model promoted now.
+    _run(spark, settings, _handler(spark, settings, replayed), BATCH_1, 1, offset=4)
+    assert ("c1", second) in _rows(
+        spark, settings, tables.CUSTOMER_SEGMENTS, "customer_id", "model_version"
+    )
+
+
+def test_an_event_far_ahead_of_the_data_is_quarantined_and_ages_nobody(
+    spark, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    settings = make_settings(tmp_path, as_of_max_ahead_days=30)
+    writes.ensure_all(spark, settings, TABLES)
+    version = _promote(spark, settings, MODEL)
+    handler = _handler(spark, settings, Feed())
+    _run(spark, settings, handler, BATCH_0, 0, offset=0)
+    # As of Jan 3: Feb 5 is more than 30 days ahead, Jan 5 is not.
+    ahead = [
+        _event("e5", "purchase", "c1", "o5", 5, "1.00", 1),
+        _event("e6", "purchase", "c1", "o6", 5, "500.00", 1, month=2),
+    ]
+    _run(spark, settings, handler, ahead, 1, offset=4)
+
+    assert _rows(spark, settings, tables.QUARANTINE, "reason", "kafka_offset") == {
+        (Q.INVALID_JSON, 2),
+        (Q.BEYOND_AS_OF, 5),
+    }
+    assert ("e6",) not in _rows(spark, settings, tables.EVENTS, "event_id")
+    rfm = {r.customer_id: r for r in reads.table(spark, settings, tables.CUSTOMER_RFM).collect()}
+    assert (rfm["c1"].orders, rfm["c1"].monetary) == (2, Decimal("26.00"))
+    # Scored as of Jan 5, the newest event counted, not Feb 5.
+    assert ("c1", "Small", version, 0.0, 26.0, "purchase") in _rows(
+        spark, settings, tables.CUSTOMER_SEGMENTS, *SEGMENT_COLS
+    )
+    assert ("c2", "Big", version, 1.0, 80.0, "purchase") in _rows(
         spark, settings, tables.CUSTOMER_SEGMENTS, *SEGMENT_COLS
     )
