@@ -178,7 +178,7 @@ class TransactionsMicroBatch:
         previous = (
             reads.table(spark, self._settings, tables.CUSTOMER_SEGMENTS)
             .join(ids, "customer_id")
-            .select("customer_id", "segment_id", "segment_name", "model_version", "as_of")
+            .select("customer_id", "segment_id", "segment_name", "model_version")
         )
         # Computed before the writes: recomputed after the upsert, the changes would be
         # measured against the new segments and vanish.

@@ -80,17 +80,12 @@ def compare(
     Args:
         rfm: `customer_rfm` rows to score.
         previous: `customer_segments` rows (at least customer_id, segment_id, segment_name,
-            model_version, as_of) as they were before this scoring; customers stored at a
-            later as-of are left out of the result.
+            model_version) as they were before this scoring.
         cause: the cause of every change; None decides per customer: `retrain` when the
             stored segment came from another model version, `rescore` otherwise.
     """
     n, p = assigned(rfm, model, as_of).alias("n"), previous.alias("p")
-    at = as_of_column(as_of)
-    # As-of only moves forward: a customer already scored at a later as-of keeps that score.
-    joined = n.join(p, F.col("n.customer_id") == F.col("p.customer_id"), "left").where(
-        F.col("p.as_of").isNull() | (F.col("p.as_of") <= at)
-    )
+    joined = n.join(p, F.col("n.customer_id") == F.col("p.customer_id"), "left")
     cols: dict[str, Column] = {
         "customer_id": F.col("n.customer_id"),
         "segment_id": F.col("n.segment_id"),
@@ -98,7 +93,7 @@ def compare(
         "model_version": F.lit(model.version).cast("long"),
         "distance": F.col("n.distance"),
         **{f: F.col(f"n.{f}") for f in ALL_FEATURES},
-        "as_of": at,
+        "as_of": as_of_column(as_of),
         "scored_at": F.current_timestamp(),
         "cause": _cause(cause, model.version),
         "last_event_at": F.col("n.last_event_at"),

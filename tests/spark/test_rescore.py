@@ -168,27 +168,3 @@ def test_rescore_writes_exactly_the_changes(spark, tmp_path) -> None:  # type: i
     assert again.changes == 0
     reread = reads.read(spark, settings, tables.SEGMENT_HISTORY)
     assert reread is not None and reread.count() == 3
-
-
-def test_a_rescore_never_moves_a_customer_back_in_time(spark, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    # The stored rows were scored as of 2024-12-01; a rescore as of a month earlier leaves
-    # them and records no change for them; the customer without a row gets its first one.
-    settings = _lake(spark, tmp_path)
-    earlier = datetime(2024, 11, 1, tzinfo=UTC)
-    result = rescore.run(spark, settings, model=MODEL, as_of=earlier)
-    assert (result.customers, result.changes) == (1, 1)
-    history = reads.read(spark, settings, tables.SEGMENT_HISTORY)
-    assert history is not None
-    assert [tuple(r) for r in history.select("customer_id", "to_segment_id").collect()] == [
-        ("d", 1)
-    ]
-    segments = reads.read(spark, settings, tables.CUSTOMER_SEGMENTS)
-    assert segments is not None
-    kept = {r.customer_id: (r.segment_id, r.model_version, r.cause) for r in segments.collect()}
-    assert kept == {
-        "a": (1, 5, "event"),
-        "b": (2, 5, "event"),
-        "c": (1, 4, "event"),
-        "d": (1, 5, "rescore"),
-        "e": (2, 4, "event"),
-    }
