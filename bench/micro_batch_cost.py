@@ -238,20 +238,15 @@ def build_lake(
 ) -> tuple[float, int, float]:
     writes.ensure_all(spark, settings, STREAM_TABLES)
     load_s = timed(
-        lambda: (
-            synthetic_rfm(spark, size, args.file_rows)
-            .write.format("delta")
-            .mode("append")
-            .save(str(settings.table_path(tables.CUSTOMER_RFM)))
+        lambda: writes.append(
+            synthetic_rfm(spark, size, args.file_rows), settings.table_path(tables.CUSTOMER_RFM)
         )
     )
     events_rows = size * args.events_per_customer
     events_s = timed(
-        lambda: (
-            synthetic_events(spark, size, args.events_per_customer)
-            .write.format("delta")
-            .mode("append")
-            .save(str(settings.table_path(tables.EVENTS)))
+        lambda: writes.append(
+            synthetic_events(spark, size, args.events_per_customer),
+            settings.table_path(tables.EVENTS),
         )
     )
     if args.model:
@@ -259,9 +254,9 @@ def build_lake(
         model = registry.current(spark, settings)
         assert model is not None
         rfm = reads.customer_rfm(spark, settings)
-        none = reads.table(spark, settings, tables.CUSTOMER_SEGMENTS)
+        empty = reads.table(spark, settings, tables.CUSTOMER_SEGMENTS)
         writes.append(
-            segments.segment_rows(segments.compare(rfm, none, model, AS_OF, "rescore")),
+            segments.segment_rows(segments.compare(rfm, empty, model, AS_OF, "rescore")),
             settings.table_path(tables.CUSTOMER_SEGMENTS),
         )
     return load_s, events_rows, events_s

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime
-from pathlib import Path
 
 from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
@@ -76,7 +75,7 @@ def next_version(spark: SparkSession, settings: Settings) -> int:
 
 def register(spark: SparkSession, settings: Settings, model: SegmentModel) -> SegmentModel:
     """Appends a model as a candidate under the next free version number."""
-    path = ensure(spark, settings)
+    path = writes.ensure(spark, settings, tables.MODELS)
     stored = dataclasses.replace(model, version=next_version(spark, settings), status="candidate")
     row = [
         (
@@ -91,7 +90,7 @@ def register(spark: SparkSession, settings: Settings, model: SegmentModel) -> Se
             None,
         )
     ]
-    writes.append(spark.createDataFrame(row, tables.MODELS_SCHEMA), Path(path))
+    writes.append(spark.createDataFrame(row, tables.MODELS_SCHEMA), path)
     return stored
 
 
