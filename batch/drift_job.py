@@ -262,7 +262,7 @@ def run(
         )
     if report.alerts and retrain_on_drift:
         log.warning("%d drift alerts: retraining", len(report.alerts))
+        # Promoted, the stream switches to it and re-scores everyone.
         model = retrain.run(spark, settings, retrain.RetrainOptions())
-        rescore.run(spark, settings, model=model, cause="retrain")
         report = DriftReport(report.run_id, report.model_version, report.measurements, model)
     return report

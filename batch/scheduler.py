@@ -2,14 +2,16 @@
 the tables every T4.
 
 Before the first model exists it waits until `customer_rfm` holds `schedule_min_customers`
-customers and then trains one (bootstrap). A retrain is followed by a rescore (cause
-`retrain`), which counts as that interval's rescore. Compaction does not wait for a model.
+customers and then trains one (bootstrap). A promoted retrain counts as that interval's
+rescore: the stream re-scores everyone after it switches to the new model. Compaction does
+not wait for a model.
 A failed job is logged and tried again
 after `schedule_retry_s`; the scheduler itself goes on.
 
 Restartable: the time each job last ran is kept in `<home>/scheduler/state.json` (written
 atomically after each job), so a restarted scheduler does not redo work that is not due.
-SIGINT/SIGTERM finish the job that is running, then exit.
+SIGINT/SIGTERM cancel the Spark jobs of the job that is running (it is recorded as failed and
+runs again when due; every job's writes are atomic Delta commits), then exit.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ class Hooks:
     customers: Callable[[], int]
     has_model: Callable[[], bool]
     retrain: Callable[[], None]
-    rescore: Callable[[str | None], None]  # the history cause, None = per customer
+    rescore: Callable[[], None]
     snapshot: Callable[[], None]  # snapshot + drift
     compact: Callable[[], None]
 
@@ -130,10 +132,6 @@ class Scheduler:
         self.state.record(job, started, ok)
         return ok
 
-    def _retrain_and_rescore(self) -> None:
-        self.hooks.retrain()
-        self.hooks.rescore("retrain")
-
     def run_pending(self) -> list[str]:
         """Runs every job that is due now: compaction, then retrain, rescore, snapshot."""
         ran: list[str] = []
@@ -154,14 +152,14 @@ class Scheduler:
             log.info("bootstrap: %d customers, training the first model", n)
         due = {job: self._due(job) for job in (RETRAIN, RESCORE, SNAPSHOT)}
         if due[RETRAIN] or not self._has_model:
-            ok = self._run(RETRAIN, self._retrain_and_rescore)
+            ok = self._run(RETRAIN, self.hooks.retrain)
             ran.append(RETRAIN)
             self._has_model = self._has_model or ok
             if ok:
                 self.state.record(RESCORE, self.clock(), True)
                 due[RESCORE] = False
         jobs: tuple[tuple[str, Callable[[], None]], ...] = (
-            (RESCORE, lambda: self.hooks.rescore(None)),
+            (RESCORE, self.hooks.rescore),
             (SNAPSHOT, self.hooks.snapshot),
         )
         for job, func in jobs:
@@ -205,8 +203,9 @@ def state_path(settings: Settings) -> Path:
 
 def spark_hooks(
     settings: Settings, retrain_on_drift: bool = False
-) -> tuple[Hooks, Callable[[], None]]:
-    """Hooks that run the real jobs on one SparkSession, and a function that stops it."""
+) -> tuple[Hooks, Callable[[], None], Callable[[], None]]:
+    """Hooks that run the real jobs on one SparkSession, a function that cancels the running
+    Spark jobs, and one that stops the session."""
     from batch import compact, drift_job, rescore, retrain
     from segstream.contracts import tables
     from segstream.lake import reads
@@ -223,8 +222,8 @@ def spark_hooks(
     def do_retrain() -> None:
         retrain.run(spark, settings, retrain.RetrainOptions())
 
-    def do_rescore(cause: str | None) -> None:
-        rescore.run(spark, settings, cause=cause)
+    def do_rescore() -> None:
+        rescore.run(spark, settings)
 
     def do_snapshot() -> None:
         drift_job.run(spark, settings, retrain_on_drift=retrain_on_drift)
@@ -240,15 +239,22 @@ def spark_hooks(
         snapshot=do_snapshot,
         compact=do_compact,
     )
-    return hooks, spark.stop
+    return hooks, spark.sparkContext.cancelAllJobs, spark.stop
 
 
 def run(settings: Settings, once: bool = False, retrain_on_drift: bool = False) -> None:
     """Runs the scheduler until SIGINT/SIGTERM (or, with `once`, runs what is due and exits)."""
-    hooks, close = spark_hooks(settings, retrain_on_drift)
+    hooks, cancel, close = spark_hooks(settings, retrain_on_drift)
     try:
         # Entered after the SparkSession exists: PySpark installs its own SIGINT handler then.
-        with stop_on_signals("finishing the current job, then exiting") as stop:
+        with stop_on_signals("cancelling the current job, then exiting") as stop:
+
+            def cancel_on_stop() -> None:
+                stop.wait()
+                cancel()
+
+            # A retrain takes minutes on 2 cores: waiting for it would hold a stop as long.
+            threading.Thread(target=cancel_on_stop, name="cancel-on-stop", daemon=True).start()
             scheduler = Scheduler(
                 hooks, Intervals.from_settings(settings), StateFile(state_path(settings)), stop=stop
             )

@@ -1,11 +1,11 @@
 """`segstream verify`: recompute every customer's RFM aggregates from `events` and compare
 with `customer_rfm`.
 
-The recompute is written independently of the stream's incremental aggregation
-(streaming/transforms.rfm_deltas): it treats the distinct events (by event_id) as the truth,
+The recompute is written independently of the stream's running totals
+(streaming/customer_state.py): it treats the distinct events (by event_id) as the truth,
 aggregates purchases and returns separately and joins them, so a bug in one is not repeated
 in the other. Run it while the stream is idle (or after `segstream stream --once`): a batch
-in flight has written `events` but not yet `customer_rfm`.
+in flight may have written `events` but not yet `customer_rfm`.
 """
 
 from __future__ import annotations

@@ -77,13 +77,36 @@ class Settings(BaseSettings):
     topic_segment_changes: str = Field(
         "segment-changes", min_length=1, description="the segment feed segstream publishes"
     )
+    topic_checked: str = Field(
+        "transactions-checked",
+        min_length=1,
+        description="the stream's own: deduplicated events and quarantined messages",
+    )
+    topic_customer_scores: str = Field(
+        "customer-scores",
+        min_length=1,
+        description="the stream's own: each customer's totals and segment after every change",
+    )
+    topic_segment_control: str = Field(
+        "segment-control",
+        min_length=1,
+        description="re-score requests (aging, retrain) the stream acts on",
+    )
     topic_partitions: int = Field(2, ge=1, description="partitions of new topics")
 
     spark_master: str = Field("local[2]", description="Spark master when not under spark-submit")
     spark_shuffle_partitions: int = Field(2, ge=1)
     spark_driver_memory: str = "2g"
     spark_ui: bool = False
-    trigger_interval_s: float = Field(1.0, gt=0, description="micro-batch trigger interval")
+    trigger_interval_s: float = Field(
+        1.0, gt=0, description="micro-batch trigger interval of the queries that write Delta"
+    )
+    hot_trigger_interval_s: float = Field(
+        0.0,
+        ge=0,
+        description="micro-batch trigger interval of the queries on the way to the segment "
+        "feed; 0 starts the next batch as soon as the last one ends",
+    )
     max_offsets_per_trigger: int = Field(100_000, ge=1, description="backpressure per batch")
     as_of_max_ahead_days: float = Field(
         365.0,

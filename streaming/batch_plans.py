@@ -1,10 +1,10 @@
-"""What each micro-batch scores with, fixed before its first write.
+"""What each checking micro-batch measured, fixed before it publishes.
 
 A micro-batch replayed after a crash must produce exactly the outputs of its first attempt,
-but the promoted model may have changed in between and the newest event time seen may have
-moved (the first attempt's MERGE may have committed). So the first attempt records the
-model version, the as-of before it and the as-of it scores with, next to the query's
-checkpoint, before it writes anything; a replay reads them back.
+but the newest event time seen may have moved meanwhile (in memory, past the batch). So the
+first attempt records the as-of before it and the as-of it measured, next to the query's
+checkpoint, before it publishes anything; a replay reads them back, and a restart takes the
+newest recorded as-of as its own.
 """
 
 from __future__ import annotations
@@ -30,16 +30,14 @@ def _time(text: str | None) -> datetime | None:
 @dataclass(frozen=True)
 class BatchPlan:
     """`prior_as_of`: the as-of before the batch (its events beyond it plus the allowed lead
-    are quarantined); `as_of`: the one the batch scores at; `model_version`: its model."""
+    are quarantined); `as_of`: the newest event time seen once the batch is counted."""
 
-    model_version: int | None
     prior_as_of: datetime | None
     as_of: datetime | None
 
     def to_json(self) -> str:
         return json.dumps(
             {
-                "model_version": self.model_version,
                 "prior_as_of": _iso(self.prior_as_of),
                 "as_of": _iso(self.as_of),
             }
@@ -48,7 +46,7 @@ class BatchPlan:
     @classmethod
     def from_json(cls, text: str) -> BatchPlan:
         body = json.loads(text)
-        return cls(body["model_version"], _time(body["prior_as_of"]), _time(body["as_of"]))
+        return cls(_time(body["prior_as_of"]), _time(body["as_of"]))
 
 
 class BatchPlans:
@@ -64,6 +62,11 @@ class BatchPlans:
     def get(self, batch_id: int) -> BatchPlan | None:
         path = self._path(batch_id)
         return BatchPlan.from_json(path.read_text()) if path.is_file() else None
+
+    def latest(self) -> BatchPlan | None:
+        """The plan of the highest batch id recorded, None when there is none."""
+        ids = [int(p.stem) for p in self._folder.glob("*.json") if p.stem.isdigit()]
+        return self.get(max(ids)) if ids else None
 
     def record(self, batch_id: int, plan: BatchPlan) -> BatchPlan:
         """Stores `plan` for `batch_id` durably (written whole, then renamed into place)."""

@@ -1,4 +1,16 @@
-"""Wires the stream: two queries, `transactions` and `customers`, each with its own checkpoint.
+"""Wires the stream: four queries, each with its own checkpoint.
+
+    transactions ──▶ transactions-checked ──▶ customer-state ──▶ segment-changes (the feed)
+    (dedupe, check)          │                  ▲     │      ──▶ customer-scores ─┐
+                             │   segment-control┘     └────────── (held segment) ◀┘
+                             ▼
+                           lake ──▶ events, quarantine, customer_rfm, customer_segments,
+                                    segment_history (Delta)
+    customers ──▶ customers (Delta)
+
+The first two are the hot path (no table on it); `lake` writes Delta behind them. The job's
+loop also switches the customer state to a newly promoted model and asks it to re-score
+everyone (`segstream.rescore_requests`). See docs/architecture.md.
 
 Runs as `segstream stream` or `spark-submit streaming/job.py [--once]`; both end up in `run()`.
 """
@@ -9,80 +21,100 @@ import argparse
 import logging
 import sys
 import time
-import uuid
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming.query import StreamingQuery
 
-from segstream import feed, log_config, options
+from segstream import log_config, options, publishing
 from segstream.config import Settings
 from segstream.contracts import tables
 from segstream.errors import SegstreamError
 from segstream.lake import writes
 from segstream.runtime.signals import stop_on_signals
-from segstream.spark_session import get_spark
-from streaming import sources, transforms
+from segstream.spark_session import get_spark, use_pool
+from streaming import lake_writer, sources, transforms
 from streaming.batch_plans import BatchPlans
+from streaming.checks import CheckMicroBatch
 from streaming.customers import CustomersMicroBatch
 from streaming.metrics import MetricsRecorder
-from streaming.micro_batch import TABLES, TransactionsMicroBatch, tune_session
-from streaming.model_cache import ModelCache
+from streaming.model_switch import CustomerState
+from streaming.queries import app_id, caught_up, every, stop_between_batches
 
 log = logging.getLogger(__name__)
 
 TRANSACTIONS = "transactions"
 CUSTOMERS = "customers"
-_STOP_WAIT_S = 120.0
+# How long a stop waits for the queries' running batches to end, all queries together.
+_STOP_WAIT_S = 10.0
+# How often the loop writes the metrics it holds (a Delta commit) and looks for a promotion.
+_FLUSH_S = 10.0
+_MODEL_CHECK_S = 5.0
+# `--once`: the queries must have read everything this many checks in a row (one query's
+# output is another's input, and the customer state reads its own).
+_IDLE_CHECKS = 3
+# The cores go to the hot path first: with one FIFO queue a Delta MERGE of the lake query
+# held both cores for seconds while the checks and the customer state waited behind it.
+HOT, LAKE = "hot", "lake"
+POOLS = {HOT: 20, LAKE: 1}
 
 
-def app_id(checkpoint: Path, query: str) -> str:
-    """The idempotency key of a query's writes, kept next to its checkpoint.
+def in_pool(
+    handler: Callable[[DataFrame, int], None], pool: str
+) -> Callable[[DataFrame, int], None]:
+    """A foreachBatch function whose Spark jobs run in `pool`: the function runs in a thread
+    of PySpark's callback server, which does not inherit the query's pool."""
 
-    A fresh checkpoint restarts batch ids at 0; a new id then keeps Delta from mistaking
-    those batches for replays of the old query's.
-    """
-    checkpoint.mkdir(parents=True, exist_ok=True)
-    marker = checkpoint / "segstream-app-id"
-    if not marker.is_file():
-        marker.write_text(f"segstream-{query}-{uuid.uuid4()}\n")
-    return marker.read_text().strip()
+    def run(batch: DataFrame, batch_id: int) -> None:
+        use_pool(batch.sparkSession, pool)
+        handler(batch, batch_id)
+
+    return run
 
 
-def _trigger(writer, settings: Settings, once: bool):  # type: ignore[no-untyped-def]
-    if once:
-        return writer.trigger(availableNow=True)
-    return writer.trigger(processingTime=f"{settings.trigger_interval_s} seconds")
+def transactions_metrics(settings: Settings) -> MetricsRecorder:
+    checkpoint = settings.checkpoint_path(TRANSACTIONS)
+    return MetricsRecorder(
+        TRANSACTIONS, settings.table_path(tables.STREAM_METRICS), app_id(checkpoint, TRANSACTIONS)
+    )
 
 
 def start_transactions(
-    spark: SparkSession, settings: Settings, once: bool
-) -> tuple[StreamingQuery, MetricsRecorder]:
+    spark: SparkSession, settings: Settings, recorder: MetricsRecorder
+) -> StreamingQuery:
     checkpoint = settings.checkpoint_path(TRANSACTIONS)
-    txn_app = app_id(checkpoint, TRANSACTIONS)
-    recorder = MetricsRecorder(TRANSACTIONS, settings.table_path(tables.STREAM_METRICS), txn_app)
-    plans = BatchPlans(checkpoint / "segstream-plans")
-    handler = TransactionsMicroBatch(
-        spark,
+    handler = CheckMicroBatch(
         settings,
-        txn_app,
-        ModelCache(spark, settings),
+        BatchPlans(checkpoint / "segstream-plans"),
+        lambda records: publishing.publish(records, settings, settings.topic_checked),
         recorder,
-        plans,
-        lambda records: feed.publish(records, settings),
     )
     raw = sources.kafka_topic(spark, settings, settings.topic_transactions)
     deduped = transforms.dedupe_key(transforms.parse(raw)).dropDuplicates(["dedupe_key"])
     writer = (
         deduped.writeStream.queryName(TRANSACTIONS)
         .option("checkpointLocation", str(checkpoint))
-        .foreachBatch(handler)
+        .foreachBatch(in_pool(handler, HOT))
+        .trigger(processingTime=every(settings.hot_trigger_interval_s))
     )
-    return _trigger(writer, settings, once).start(), recorder
+    query: StreamingQuery = writer.start()
+    return query
 
 
-def start_customers(spark: SparkSession, settings: Settings, once: bool) -> StreamingQuery:
+def start_lake(spark: SparkSession, settings: Settings) -> tuple[StreamingQuery, MetricsRecorder]:
+    txn_app = app_id(settings.checkpoint_path(lake_writer.QUERY), lake_writer.QUERY)
+    # Its duplicates are republished records of its own queries, not of the input.
+    recorder = MetricsRecorder(
+        lake_writer.QUERY, settings.table_path(tables.STREAM_METRICS), txn_app, dedupes=False
+    )
+    handler = lake_writer.LakeMicroBatch(settings, txn_app, recorder)
+    query = lake_writer.start(
+        spark, settings, in_pool(handler, LAKE), every(settings.trigger_interval_s)
+    )
+    return query, recorder
+
+
+def start_customers(spark: SparkSession, settings: Settings) -> StreamingQuery:
     checkpoint = settings.checkpoint_path(CUSTOMERS)
     customers = writes.ensure(spark, settings, tables.CUSTOMERS)
     handler = CustomersMicroBatch(
@@ -95,46 +127,78 @@ def start_customers(spark: SparkSession, settings: Settings, once: bool) -> Stre
         sources.kafka_topic(spark, settings, settings.topic_customers)
         .writeStream.queryName(CUSTOMERS)
         .option("checkpointLocation", str(checkpoint))
-        .foreachBatch(handler)
+        .foreachBatch(in_pool(handler, LAKE))
+        .trigger(processingTime=every(settings.trigger_interval_s))
     )
-    query: StreamingQuery = _trigger(writer, settings, once).start()
+    query: StreamingQuery = writer.start()
     return query
 
 
-def _stop_between_batches(query: StreamingQuery) -> None:
-    deadline = time.monotonic() + _STOP_WAIT_S
-    while query.isActive and query.status.get("isTriggerActive") and time.monotonic() < deadline:
-        time.sleep(0.1)
-    query.stop()
-
-
 def run(settings: Settings, once: bool = False) -> None:
-    """Runs the stream until SIGTERM/SIGINT (or, with `once`, until the backlog is drained).
+    """Runs the stream until SIGTERM/SIGINT (or, with `once`, until every query is idle).
 
     Raises:
         pyspark.errors.StreamingQueryException: a query failed; its cause is in the message.
     """
-    spark = get_spark(settings, "segstream-stream")
-    tune_session(spark)
+    spark = get_spark(settings, "segstream-stream", POOLS)
+    # Adaptive query execution runs every shuffle stage as a Spark job of its own; on two
+    # shuffle partitions that only adds jobs to every micro-batch.
+    spark.conf.set("spark.sql.adaptive.enabled", "false")
     try:
         # Entered after the SparkSession exists, whose creation installs PySpark's own SIGINT
         # handler (it would cancel the running batch instead of letting it finish).
-        with stop_on_signals("stopping after the current batch") as stop:
-            writes.ensure_all(spark, settings, TABLES)
-            customers = start_customers(spark, settings, once)
-            transactions, recorder = start_transactions(spark, settings, once)
-            queries = [transactions, customers]
+        with stop_on_signals("stopping after the current batches") as stop:
+            writes.ensure_all(spark, settings, lake_writer.TABLES)
+            use_pool(spark, HOT)
+            state = CustomerState(spark, settings)
+            state.start()
+            if state.promotion_pending():
+                state.switch(_STOP_WAIT_S)
+            checks = transactions_metrics(settings)
+            transactions = start_transactions(spark, settings, checks)
+            use_pool(spark, LAKE)
+            lake, lake_metrics = start_lake(spark, settings)
+            customers = start_customers(spark, settings)
+            use_pool(spark, HOT)
+
+            def queries() -> list[StreamingQuery]:
+                assert state.query is not None
+                return [transactions, state.query, lake, customers]
+
+            def flush() -> None:
+                use_pool(spark, LAKE)
+                checks.flush(spark, transactions.recentProgress)
+                lake_metrics.flush(spark, lake.recentProgress)
+                use_pool(spark, HOT)
+
             log.info("stream started (%s)", "drain and exit" if once else "continuous")
-            while any(q.isActive for q in queries) and not stop.is_set():
-                transactions.awaitTermination(1)
-                recorder.flush(spark, transactions.recentProgress)
-                if any(q.exception() for q in queries):
+            flushed = checked = time.monotonic()
+            idle = 0
+            while not stop.is_set():
+                time.sleep(0.5)
+                state.log_progress()
+                if any(not q.isActive or q.exception() for q in queries()):
                     break
-            for q in queries:
-                if q.isActive:
-                    _stop_between_batches(q)
-            recorder.flush(spark, transactions.recentProgress)
-            for q in queries:
+                now = time.monotonic()
+                if now - checked >= _MODEL_CHECK_S:
+                    checked = now
+                    if state.promotion_pending():
+                        # Paused, the checking query feeds the state nothing new, so the
+                        # state reaches a point between batches (its replay is exact).
+                        stop_between_batches([transactions], _STOP_WAIT_S)
+                        flush()
+                        state.switch(_STOP_WAIT_S)
+                        transactions = start_transactions(spark, settings, checks)
+                if now - flushed >= _FLUSH_S:
+                    flush()
+                    flushed = now
+                if once:
+                    idle = idle + 1 if caught_up(queries(), settings) else 0
+                    if idle >= _IDLE_CHECKS:
+                        break
+            stop_between_batches([q for q in queries() if q.isActive], _STOP_WAIT_S)
+            flush()
+            for q in queries():
                 exc = q.exception()
                 if exc is not None:
                     raise exc
@@ -147,12 +211,16 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="streaming/job.py",
         parents=[options.settings_parser()],
-        description="The streaming job: Kafka -> events, quarantine, customer_rfm, segments "
-        "(the same as `segstream stream`).",
+        description="The streaming job: Kafka -> customer state -> segment feed, and the "
+        "Delta tables behind it (the same as `segstream stream`).",
         epilog=options.EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--once", action="store_true", help="process everything available, then exit")
+    p.add_argument(
+        "--once",
+        action="store_true",
+        help="process everything available (and what that produces), then exit",
+    )
     return p
 
 

@@ -78,20 +78,28 @@ class BatchSummary:
 class MetricsRecorder:
     """Joins batch stats with query progress and appends them to `stream_metrics`."""
 
-    def __init__(self, query_name: str, path: Path, app_id: str) -> None:
+    def __init__(self, query_name: str, path: Path, app_id: str, *, dedupes: bool = True) -> None:
+        """`dedupes`: the query drops duplicates of its input (rows read - rows processed
+        counts them); else their count is unknown (null)."""
+        self._dedupes = dedupes
         self._query = query_name
         self._path = path
         self._app_id = app_id
-        self._pending: dict[int, BatchStats] = {}
+        self._pending: dict[int, list[tuple[str, BatchStats]]] = {}
 
-    def record(self, stats: BatchStats) -> None:
-        self._pending[stats.batch_id] = stats
+    def record(self, stats: BatchStats, query: str | None = None) -> None:
+        """Keeps `stats` of one of the query's batches, as `query` (default: the query's
+        name) until `flush`; a replayed batch's stats replace those of its first attempt."""
+        name = query or self._query
+        kept = [(q, st) for q, st in self._pending.get(stats.batch_id, []) if q != name]
+        self._pending[stats.batch_id] = [*kept, (name, stats)]
         rate = stats.processed_rows / stats.batch_duration_s if stats.batch_duration_s else 0.0
         p50 = f"{stats.latency_p50_s:.2f}" if stats.latency_p50_s is not None else "-"
         p95 = f"{stats.latency_p95_s:.2f}" if stats.latency_p95_s is not None else "-"
         log.info(
-            "batch %d: %d rows (%d valid, %d quarantined), %d customers, %d rescored, "
+            "%s batch %d: %d rows (%d valid, %d quarantined), %d customers, %d rescored, "
             "%d segment changes, %.2f s, %.0f rows/s, latency p50 %s s p95 %s s",
+            name,
             stats.batch_id,
             stats.processed_rows,
             stats.valid_rows,
@@ -112,19 +120,21 @@ class MetricsRecorder:
             return
         rows = []
         for batch_id in ready:
-            s = self._pending.pop(batch_id)
-            rows.append(
-                {
-                    **asdict(s),
-                    "query": self._query,
-                    "input_rows": read[batch_id],
-                    "quarantined_rows": s.processed_rows - s.valid_rows,
-                    "duplicates_dropped": read[batch_id] - s.processed_rows,
-                    "rows_per_s": s.processed_rows / s.batch_duration_s
-                    if s.batch_duration_s
-                    else 0.0,
-                }
-            )
+            for query, s in self._pending.pop(batch_id):
+                rows.append(
+                    {
+                        **asdict(s),
+                        "query": query,
+                        "input_rows": read[batch_id],
+                        "quarantined_rows": s.processed_rows - s.valid_rows,
+                        "duplicates_dropped": read[batch_id] - s.processed_rows
+                        if self._dedupes
+                        else None,
+                        "rows_per_s": s.processed_rows / s.batch_duration_s
+                        if s.batch_duration_s
+                        else 0.0,
+                    }
+                )
         frame = spark.createDataFrame(
             [tuple(r[f.name] for f in STREAM_METRICS_SCHEMA.fields) for r in rows],
             STREAM_METRICS_SCHEMA,

@@ -17,7 +17,7 @@ from segstream.contracts.events import (
     OPTIONAL_STRING_FIELDS,
     REQUIRED_FIELDS,
 )
-from segstream.contracts.tables import CUSTOMER_RFM_SCHEMA, EVENTS_SCHEMA
+from segstream.contracts.stream_records import CHECKED_EVENT_SCHEMA, JSON_OPTIONS
 from segstream.lake.times import as_of_column
 
 # A JSON number with at most two decimals, as the contract requires of money.
@@ -199,20 +199,19 @@ def dedupe_key(parsed: DataFrame) -> DataFrame:
     )
 
 
-def valid_events(parsed: DataFrame, batch_id: int) -> DataFrame:
-    """The valid rows, shaped as the `events` table."""
+def _event_columns() -> dict[str, Column]:
+    """A valid parsed row's fields, as `transactions-checked` carries them."""
     e = F.col("e")
     item_count = F.coalesce(
         F.aggregate(e["items"], F.lit(0).cast("long"), lambda acc, i: acc + i["quantity"]),
         F.lit(0).cast("long"),
     )
-    cols = {
+    return {
         "event_id": e["event_id"],
         "event_type": e["event_type"],
         "customer_id": e["customer_id"],
         "order_id": e["order_id"],
         "event_time": F.col("event_ts"),
-        "event_date": F.to_date("event_ts"),
         "amount": e["amount"].cast(MONEY),
         "items": e["items"],
         "item_count": item_count,
@@ -223,11 +222,36 @@ def valid_events(parsed: DataFrame, batch_id: int) -> DataFrame:
         "kafka_topic": F.col("kafka_topic"),
         "kafka_partition": F.col("kafka_partition"),
         "kafka_offset": F.col("kafka_offset"),
-        "batch_id": F.lit(batch_id).cast("long"),
-        "ingested_at": F.current_timestamp(),
     }
-    return parsed.where(F.col("reason").isNull()).select(
-        *[cols[f.name].cast(f.dataType).alias(f.name) for f in EVENTS_SCHEMA.fields]
+
+
+def checked_records(parsed: DataFrame, batch_id: int, as_of: datetime | None) -> DataFrame:
+    """Every parsed row as a `transactions-checked` record (`key`, `value` as bytes); see
+    `segstream.contracts.stream_records`."""
+    valid = F.col("reason").isNull()
+    event_cols = _event_columns()
+    event = F.struct(
+        *[event_cols[f.name].cast(f.dataType).alias(f.name) for f in CHECKED_EVENT_SCHEMA.fields]
+    )
+    bad = F.struct(
+        F.col("reason"),
+        F.col("detail"),
+        F.base64("raw_key").alias("raw_key"),
+        F.base64("raw_value").alias("raw_value"),
+        F.col("kafka_topic"),
+        F.col("kafka_partition"),
+        F.col("kafka_offset"),
+        F.col("kafka_timestamp"),
+    )
+    value = F.struct(
+        F.lit(batch_id).cast("long").alias("check_batch"),
+        (F.lit(None).cast("timestamp") if as_of is None else as_of_column(as_of)).alias("as_of"),
+        F.when(valid, event).alias("event"),
+        F.when(~valid, bad).alias("quarantined"),
+    )
+    return parsed.select(
+        F.when(valid, F.col("e.customer_id")).cast("binary").alias("key"),
+        F.to_json(value, JSON_OPTIONS).cast("binary").alias("value"),
     )
 
 
@@ -264,47 +288,3 @@ def batch_summary(parsed: DataFrame) -> DataFrame:
         F.percentile_approx(lag, [0.5, 0.95], 10_000).alias("lag_q"),
         F.max(lag).alias("lag_max"),
     )
-
-
-def rfm_deltas(events: DataFrame) -> DataFrame:
-    """Per-customer aggregates of a set of events, shaped as `customer_rfm`.
-
-    Merging these into the table (see `RFM_MERGE_UPDATE`) gives the same result as
-    aggregating all events at once: every column is a sum, a min or a max.
-    """
-    purchase = F.col("event_type") == "purchase"
-    ret = F.col("event_type") == "return"
-    zero = F.lit(0).cast(MONEY)
-    gross = F.coalesce(F.sum(F.when(purchase, F.col("amount"))), zero)
-    returns = F.coalesce(F.sum(F.when(ret, F.col("amount"))), zero)
-    return (
-        events.groupBy("customer_id")
-        .agg(
-            F.min(F.when(purchase, F.col("event_time"))).alias("first_purchase_at"),
-            F.max(F.when(purchase, F.col("event_time"))).alias("last_purchase_at"),
-            F.count(F.when(purchase, True)).alias("orders"),
-            gross.cast(MONEY).alias("gross_revenue"),
-            returns.cast(MONEY).alias("returns_amount"),
-            (gross - returns).cast(MONEY).alias("monetary"),
-            F.coalesce(F.sum(F.when(purchase, F.col("item_count"))), F.lit(0))
-            .cast("long")
-            .alias("items"),
-            F.max("event_time").alias("last_event_at"),
-            F.current_timestamp().alias("updated_at"),
-        )
-        .select(*[F.col(f.name).cast(f.dataType) for f in CUSTOMER_RFM_SCHEMA.fields])
-    )
-
-
-# How a batch's deltas `s` combine with a customer's row `t` in `customer_rfm`.
-RFM_MERGE_UPDATE = {
-    "first_purchase_at": "least(t.first_purchase_at, s.first_purchase_at)",
-    "last_purchase_at": "greatest(t.last_purchase_at, s.last_purchase_at)",
-    "orders": "t.orders + s.orders",
-    "gross_revenue": "CAST(t.gross_revenue + s.gross_revenue AS DECIMAL(18,2))",
-    "returns_amount": "CAST(t.returns_amount + s.returns_amount AS DECIMAL(18,2))",
-    "monetary": "CAST(t.monetary + s.monetary AS DECIMAL(18,2))",
-    "items": "t.items + s.items",
-    "last_event_at": "greatest(t.last_event_at, s.last_event_at)",
-    "updated_at": "s.updated_at",
-}

@@ -17,7 +17,7 @@ def register(add: Add) -> None:
         "retrain",
         cmd_retrain,
         "train a K-Means model on customer_rfm, keep segment ids stable, register and promote it",
-        "segstream retrain --engine auto --rescore",
+        "segstream retrain --engine auto",
     )
     p.add_argument(
         "--k", type=_positive(int), help="force k (default: chosen from the elbow and silhouette)"
@@ -33,7 +33,6 @@ def register(add: Add) -> None:
         type=_utc_datetime,
         help="measure recency at this time, ISO-8601 (default: newest event time in the data)",
     )
-    p.add_argument("--rescore", action="store_true", help="rescore everyone with the new model")
     p = add(
         "models",
         cmd_models,
@@ -45,20 +44,14 @@ def register(add: Add) -> None:
     p = add(
         "rescore",
         cmd_rescore,
-        "re-assign every customer with the promoted model at the current as-of",
+        "ask the stream to re-assign every customer at the current as-of (aging)",
         "segstream rescore",
     )
     p.add_argument("--as-of", type=_utc_datetime, help="ISO-8601 (default: newest event time)")
-    p.add_argument(
-        "--cause",
-        choices=["rescore", "retrain"],
-        help="history cause of every change (default: retrain if the customer's stored "
-        "segment came from another model version, else rescore)",
-    )
 
 
 def cmd_retrain(settings: Settings, args: argparse.Namespace) -> int:
-    from batch import model_report, rescore, retrain
+    from batch import model_report, retrain
 
     options = retrain.RetrainOptions(
         k=args.k, engine=args.engine, promote=not args.no_promote, as_of=args.as_of
@@ -67,9 +60,8 @@ def cmd_retrain(settings: Settings, args: argparse.Namespace) -> int:
     def body(spark: Any) -> int:
         model = retrain.run(spark, settings, options)
         print(model_report.profile(model))
-        if args.rescore and model.status == "promoted":
-            result = rescore.run(spark, settings, model=model, cause="retrain")
-            print(f"rescored {result.customers:,} customers: {result.changes:,} segment changes")
+        if model.status == "promoted":
+            print("the running stream switches to it and re-scores every customer")
         return 0
 
     return run_spark_job(settings, "retrain", body)
@@ -103,10 +95,10 @@ def cmd_rescore(settings: Settings, args: argparse.Namespace) -> int:
     from batch import rescore
 
     def body(spark: Any) -> int:
-        result = rescore.run(spark, settings, as_of=args.as_of, cause=args.cause)
+        result = rescore.run(spark, settings, as_of=args.as_of)
         print(
-            f"rescored {result.customers:,} customers with model v{result.model_version} as of "
-            f"{result.as_of:%Y-%m-%d %H:%M:%S}: {result.changes:,} segment changes "
+            f"asked the stream to re-score {result.customers:,} customers (model "
+            f"v{result.model_version}) as of {result.as_of:%Y-%m-%d %H:%M:%S} "
             f"in {result.seconds:.1f} s"
         )
         return 0

@@ -13,10 +13,14 @@ def register(add: Add) -> None:
     p = add(
         "stream",
         cmd_stream,
-        "run the streaming job: Kafka -> events, quarantine, customer_rfm",
+        "run the streaming job: Kafka -> customer state -> segment feed, and Delta behind it",
         "segstream stream --once",
     )
-    p.add_argument("--once", action="store_true", help="process everything available, then exit")
+    p.add_argument(
+        "--once",
+        action="store_true",
+        help="process everything available (and what that produces), then exit",
+    )
     p = add(
         "demo",
         cmd_demo,

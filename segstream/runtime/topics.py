@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Iterable
 from typing import Any
 
+from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
@@ -49,6 +51,14 @@ def topic_specs(settings: Settings) -> dict[str, dict[str, Any]]:
             "configs": {"cleanup.policy": "compact"},
         },
         settings.topic_segment_changes: {"num_partitions": settings.topic_partitions},
+        settings.topic_checked: {"num_partitions": settings.topic_partitions},
+        # Compacted: the latest record of every customer the stream holds stays, which is
+        # the list a model switch re-scores.
+        settings.topic_customer_scores: {
+            "num_partitions": settings.topic_partitions,
+            "configs": {"cleanup.policy": "compact"},
+        },
+        settings.topic_segment_control: {"num_partitions": settings.topic_partitions},
     }
 
 
@@ -65,3 +75,21 @@ def ensure_topics(settings: Settings) -> list[str]:
         return sorted(missing)
     finally:
         admin.close()
+
+
+def end_offsets(
+    settings: Settings, partitions: Iterable[tuple[str, int]]
+) -> dict[tuple[str, int], int]:
+    """The current end offset of each (topic, partition)."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        client_id="segstream-offsets",
+        group_id=None,
+        enable_auto_commit=False,
+        **settings.kafka_client_options(),
+    )
+    try:
+        ends = consumer.end_offsets([TopicPartition(t, p) for t, p in partitions])
+        return {(tp.topic, tp.partition): int(offset) for tp, offset in ends.items()}
+    finally:
+        consumer.close()

@@ -1,8 +1,9 @@
-"""Publishing the segment feed (`segstream.contracts.segment_changes`) to Kafka.
+"""Publishing a DataFrame of records to a Kafka topic, from a batch job or a micro-batch.
 
 Delivery: at least once. Spark's Kafka writer does not make a batch of records atomic, so a
 writer that replays its unit of work after a crash publishes that unit's records again;
-they are identical to the first ones (same `change_id`), and consumers dedupe by it.
+every record segstream publishes is identical the second time, and readers dedupe by the key
+its topic's contract names.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from pyspark.sql import DataFrame
 from segstream.config import Settings
 
 
-def publish(records: DataFrame, settings: Settings) -> None:
-    """Writes `records` (columns `key`, `value`, as bytes) to the segment-changes topic."""
+def publish(records: DataFrame, settings: Settings, topic: str) -> None:
+    """Writes `records` (columns `key`, `value`, as bytes) to `topic`."""
     (
         records.write.format("kafka")
         .options(**settings.spark_kafka_options())
-        .option("topic", settings.topic_segment_changes)
+        .option("topic", topic)
         .save()
     )

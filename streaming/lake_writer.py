@@ -1,0 +1,337 @@
+"""The `lake` query: the analytic truth in Delta, written from the stream's own topics.
+
+It reads `transactions-checked` and `segment-changes` (deduplicated: a replay of the query
+that published them publishes them again) and `customer-scores`, and per micro-batch writes
+`events` and `quarantine` (appends), `customer_rfm` and `customer_segments` (upserts of the
+customers' latest records: absolute totals, so a repeat changes nothing) and
+`segment_history` (the changes as published). Every write is idempotent per batch id
+(Delta's txnAppId/txnVersion), so a crash anywhere followed by a restart commits every row
+once. It is the only writer of those tables, and it measures both latencies: from
+`produced_at` to the feed (the records' Kafka time) and to Delta (its commit).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.streaming.query import StreamingQuery
+
+from segstream.config import Settings
+from segstream.contracts import tables
+from segstream.contracts.quarantine import QUARANTINE_SCHEMA
+from segstream.contracts.segment_changes import SEGMENT_CHANGE_SCHEMA
+from segstream.contracts.stream_records import (
+    CHECKED_EVENT_SCHEMA,
+    CHECKED_SCHEMA,
+    JSON_OPTIONS,
+    PURCHASE,
+    SCORES_SCHEMA,
+)
+from segstream.contracts.tables import (
+    CUSTOMER_RFM_SCHEMA,
+    EVENTS_SCHEMA,
+    SEGMENT_HISTORY_SCHEMA,
+    SEGMENT_MODEL_COLUMNS,
+)
+from segstream.lake import writes
+from segstream.lake.writes import Txn
+from streaming import sources
+from streaming.metrics import BatchStats, MetricsRecorder
+
+QUERY = "lake"
+FEED = "feed"
+
+# The tables the `lake` query writes, created before it starts.
+TABLES = (
+    tables.EVENTS,
+    tables.QUARANTINE,
+    tables.CUSTOMER_RFM,
+    tables.CUSTOMER_SEGMENTS,
+    tables.SEGMENT_HISTORY,
+    tables.STREAM_METRICS,
+)
+
+SEGMENT_UPDATE = {c: f"s.{c}" for c in SEGMENT_MODEL_COLUMNS}
+SEGMENT_INSERT = {**SEGMENT_UPDATE, "customer_id": "s.customer_id"}
+RFM_UPDATE = {f.name: f"s.{f.name}" for f in CUSTOMER_RFM_SCHEMA.fields if f.name != "customer_id"}
+_EVENT_FIELDS = set(CHECKED_EVENT_SCHEMA.fieldNames())
+_CHANGE_FIELDS = set(SEGMENT_CHANGE_SCHEMA.fieldNames())
+
+
+@contextmanager
+def computed(frame: DataFrame) -> Iterator[DataFrame]:
+    """`frame` computed once and cut from its lineage (a local checkpoint), freed afterwards.
+
+    Not `persist()`: a MERGE does not find its source in the cache and would compute it again
+    from the Kafka rows.
+    """
+    checkpointed = frame.localCheckpoint()
+    try:
+        yield checkpointed
+    finally:
+        # The checkpoint's blocks are not in the cache manager: unpersist() would not free
+        # them, and they would stay until a JVM garbage collection.
+        checkpointed._jdf.queryExecution().analyzed().rdd().unpersist(False)
+
+
+def inputs(spark: SparkSession, settings: Settings) -> DataFrame:
+    """The query's rows: `topic`, `timestamp`, `c` (checked), `s` (scores), `ch` (change).
+
+    Checked records and changes are deduplicated on their keys; score records need not be
+    (a customer's latest is upserted whole).
+    """
+    text = F.col("value").cast("string")
+
+    def parsed(topic: str, schema: Any) -> Column:
+        return F.when(F.col("topic") == topic, F.from_json(text, schema, JSON_OPTIONS))
+
+    checked = (
+        sources.kafka_topics(
+            spark, settings, (settings.topic_checked, settings.topic_segment_changes)
+        )
+        .select(
+            "topic",
+            "timestamp",
+            parsed(settings.topic_checked, CHECKED_SCHEMA).alias("c"),
+            parsed(settings.topic_segment_changes, SEGMENT_CHANGE_SCHEMA).alias("ch"),
+        )
+        .withColumn(
+            "dedupe_key",
+            F.coalesce(
+                F.concat(F.lit("e:"), F.col("c.event.event_id")),
+                F.when(
+                    F.col("c.quarantined").isNotNull(),
+                    F.concat_ws(
+                        ":",
+                        F.lit("q"),
+                        "c.quarantined.kafka_topic",
+                        "c.quarantined.kafka_partition",
+                        "c.quarantined.kafka_offset",
+                    ),
+                ),
+                F.concat(F.lit("c:"), F.col("ch.change_id")),
+            ),
+        )
+        .dropDuplicates(["dedupe_key"])
+        .drop("dedupe_key")
+    )
+    scores = sources.kafka_topic(spark, settings, settings.topic_customer_scores).select(
+        "topic", "timestamp", F.from_json(text, SCORES_SCHEMA, JSON_OPTIONS).alias("s")
+    )
+    return checked.unionByName(scores, allowMissingColumns=True)
+
+
+def events_rows(rows: DataFrame) -> DataFrame:
+    e = F.col("c.event")
+    cols = {
+        **{f.name: e[f.name] for f in EVENTS_SCHEMA.fields if f.name in _EVENT_FIELDS},
+        "event_date": F.to_date(e["event_time"]),
+        "batch_id": F.col("c.check_batch"),
+        "ingested_at": F.current_timestamp(),
+    }
+    return rows.where(e.isNotNull()).select(
+        *[cols[f.name].cast(f.dataType).alias(f.name) for f in EVENTS_SCHEMA.fields]
+    )
+
+
+def quarantine_rows(rows: DataFrame) -> DataFrame:
+    q = F.col("c.quarantined")
+    cols = {
+        "reason": q["reason"],
+        "detail": q["detail"],
+        "raw_key": F.unbase64(q["raw_key"]),
+        "raw_value": F.unbase64(q["raw_value"]),
+        "kafka_topic": q["kafka_topic"],
+        "kafka_partition": q["kafka_partition"],
+        "kafka_offset": q["kafka_offset"],
+        "kafka_timestamp": q["kafka_timestamp"],
+        "batch_id": F.col("c.check_batch"),
+        "quarantined_at": F.current_timestamp(),
+    }
+    return rows.where(q.isNotNull()).select(
+        *[cols[f.name].cast(f.dataType).alias(f.name) for f in QUARANTINE_SCHEMA.fields]
+    )
+
+
+def latest_scores(rows: DataFrame) -> DataFrame:
+    """Each customer's newest `customer-scores` record of the batch, with its Kafka time as
+    `published_at`."""
+    s = F.col("s")
+    newest = F.max_by(
+        F.struct(s.alias("s"), F.col("timestamp").alias("published_at")), s["n_inputs"]
+    )
+    return (
+        rows.where(s.isNotNull())
+        .groupBy(s["customer_id"].alias("customer_id"))
+        .agg(newest.alias("n"))
+        .select("n.s.*", "n.published_at")
+    )
+
+
+def rfm_rows(latest: DataFrame) -> DataFrame:
+    cols = {
+        **{f.name: F.col(f.name) for f in CUSTOMER_RFM_SCHEMA.fields},
+        "monetary": F.col("monetary_amount"),
+        "updated_at": F.col("published_at"),
+    }
+    return latest.select(
+        *[cols[f.name].cast(f.dataType).alias(f.name) for f in CUSTOMER_RFM_SCHEMA.fields]
+    )
+
+
+def segment_rows(latest: DataFrame) -> DataFrame:
+    cols = {
+        **{c: F.col(c) for c in SEGMENT_MODEL_COLUMNS},
+        "scored_at": F.col("published_at"),
+    }
+    return latest.where(F.col("segment_id").isNotNull()).select(
+        "customer_id", *[cols[c].alias(c) for c in SEGMENT_MODEL_COLUMNS]
+    )
+
+
+def history_rows(rows: DataFrame, batch_id: int) -> DataFrame:
+    ch = F.col("ch")
+    cols = {
+        **{f.name: ch[f.name] for f in SEGMENT_HISTORY_SCHEMA.fields if f.name in _CHANGE_FIELDS},
+        "event_time": F.to_timestamp(ch["event_time"]),
+        "processed_at": F.col("timestamp"),
+        "batch_id": F.lit(batch_id),
+    }
+    return rows.where(ch.isNotNull()).select(
+        *[cols[f.name].cast(f.dataType).alias(f.name) for f in SEGMENT_HISTORY_SCHEMA.fields]
+    )
+
+
+@dataclass(frozen=True)
+class _Summary:
+    events: int
+    quarantined: int
+    scores: int
+    changes: int
+    model_version: int | None
+    # Percentiles of -produced_at (epoch s) and of feed latency, over the purchases scored.
+    lag_q: list[float | None] | None
+    lag_max: float | None
+    feed_q: list[float | None] | None
+    feed_max: float | None
+
+    @classmethod
+    def of(cls, rows: DataFrame) -> _Summary:
+        s = F.col("s")
+        purchase = s.isNotNull() & (s["cause"] == PURCHASE)
+        produced = F.when(purchase, s["produced_at"].cast("double"))
+        feed = F.when(purchase, F.col("timestamp").cast("double")) - produced
+        r = rows.agg(
+            F.count(F.col("c.event")).alias("events"),
+            F.count(F.col("c.quarantined")).alias("quarantined"),
+            F.count(s).alias("scores"),
+            F.count(F.col("ch")).alias("changes"),
+            F.max(s["model_version"]).alias("model_version"),
+            F.percentile_approx(-produced, [0.5, 0.95], 10_000).alias("lag_q"),
+            F.max(-produced).alias("lag_max"),
+            F.percentile_approx(feed, [0.5, 0.95], 10_000).alias("feed_q"),
+            F.max(feed).alias("feed_max"),
+        ).collect()[0]
+        return cls(**r.asDict())
+
+
+class LakeMicroBatch:
+    """The foreachBatch callable of the `lake` query."""
+
+    def __init__(self, settings: Settings, txn_app: str, recorder: MetricsRecorder) -> None:
+        self._settings = settings
+        self._txn_app = txn_app
+        self._recorder = recorder
+
+    def _path(self, name: str) -> Path:
+        return self._settings.table_path(name)
+
+    def __call__(self, rows: DataFrame, batch_id: int) -> None:
+        started_at, started = datetime.now(UTC), time.monotonic()
+        txn = Txn(self._txn_app, batch_id)
+        rows.persist()
+        try:
+            summary = _Summary.of(rows)
+            # Empty writes are skipped: each would still cost a Delta commit. Skipping one is
+            # safe for idempotency, which only needs each table's batch ids to grow.
+            if summary.events:
+                writes.append(events_rows(rows), self._path(tables.EVENTS), txn)
+            if summary.quarantined:
+                writes.append(quarantine_rows(rows), self._path(tables.QUARANTINE), txn)
+            if summary.changes:
+                writes.append(history_rows(rows, batch_id), self._path(tables.SEGMENT_HISTORY), txn)
+            if summary.scores:
+                with computed(latest_scores(rows)) as latest:
+                    writes.upsert(
+                        rfm_rows(latest),
+                        self._path(tables.CUSTOMER_RFM),
+                        "customer_id",
+                        RFM_UPDATE,
+                        txn=txn,
+                        backoff_s=1.0,
+                    )
+                    writes.upsert(
+                        segment_rows(latest),
+                        self._path(tables.CUSTOMER_SEGMENTS),
+                        "customer_id",
+                        SEGMENT_UPDATE,
+                        txn=txn,
+                        insert=SEGMENT_INSERT,
+                        backoff_s=1.0,
+                    )
+            self._record(batch_id, started_at, time.monotonic() - started, summary)
+        finally:
+            rows.unpersist()
+
+    def _record(self, batch_id: int, started_at: datetime, seconds: float, s: _Summary) -> None:
+        committed = datetime.now(UTC).timestamp()
+        lag = s.lag_q or [None, None]
+        feed = s.feed_q or [None, None]
+
+        def stats(latency: list[float | None], worst: float | None) -> BatchStats:
+            return BatchStats(
+                batch_id=batch_id,
+                started_at=started_at,
+                processed_rows=s.events + s.quarantined,
+                valid_rows=s.events,
+                customers_touched=s.scores,
+                customers_rescored=s.scores,
+                segment_changes=s.changes,
+                model_version=s.model_version,
+                batch_duration_s=seconds,
+                latency_p50_s=latency[0],
+                latency_p95_s=latency[1],
+                latency_max_s=worst,
+            )
+
+        to_lake = [None if v is None else committed + v for v in lag]
+        self._recorder.record(
+            stats(to_lake, None if s.lag_max is None else committed + s.lag_max), QUERY
+        )
+        self._recorder.record(stats(list(feed), s.feed_max), FEED)
+
+
+def start(
+    spark: SparkSession,
+    settings: Settings,
+    handler: Callable[[DataFrame, int], None],
+    trigger: str,
+) -> StreamingQuery:
+    """Starts the query with `handler` (a `LakeMicroBatch`, or one wrapped around it)."""
+    writer = (
+        inputs(spark, settings)
+        .writeStream.queryName(QUERY)
+        .option("checkpointLocation", str(settings.checkpoint_path(QUERY)))
+        .foreachBatch(handler)
+        .trigger(processingTime=trigger)
+    )
+    query: StreamingQuery = writer.start()
+    return query
