@@ -31,6 +31,16 @@ def make_settings(root: Path, **overrides: object) -> Settings:
         "monitor_port": monitor,
     }
     values.update(overrides)
+    # Tests sharing the session's broker name their own topics; the stream's internal ones
+    # follow the transactions topic's name so that no two tests share them.
+    tx = values.get("topic_transactions")
+    if tx is not None:
+        for field, suffix in (
+            ("topic_checked", "checked"),
+            ("topic_customer_scores", "scores"),
+            ("topic_segment_control", "control"),
+        ):
+            values.setdefault(field, f"{tx}-{suffix}")
     return load_settings(**values)
 
 

@@ -3,7 +3,8 @@ system writes it: Delta tables with deletion vectors, segments moved by a MERGE,
 promoted by the registry's UPDATE, drift through the drift job's writer.
 
 After `build`: 12 customers, Champions 4, At Risk 2, Lost 6; model v2 (k=3) promoted, v1
-retired; one drift alert (feature_psi on recency_days, 0.4321).
+retired; one drift alert (feature_psi on recency_days, 0.4321); the stream's metrics with a
+latest latency to the feed of 1.2 / 3.4 s and to Delta of 4.5 / 6.7 s (p50 / p95).
 """
 
 from __future__ import annotations
@@ -139,8 +140,28 @@ def _write_drift(spark: SparkSession, settings: Settings) -> None:
     drift_job.write(spark, settings, report)
 
 
+def _write_stream_metrics(spark: SparkSession, settings: Settings) -> None:
+    now = datetime.now(UTC)
+
+    def row(query: str, batch: int, ago_s: float, p50: float, p95: float) -> tuple[object, ...]:
+        started = now - timedelta(seconds=ago_s)
+        return (query, batch, started, 100, 100, 0, 0, 10, 10, 1, 2, 0.5, 200.0, p50, p95, p95)
+
+    rows = [
+        row("transactions", 1, 30, 0.5, 0.9),
+        row("feed", 1, 28, 9.0, 9.5),
+        row("feed", 2, 10, 1.2, 3.4),
+        row("lake", 2, 10, 4.5, 6.7),
+    ]
+    writes.append(
+        spark.createDataFrame(rows, tables.STREAM_METRICS_SCHEMA),
+        writes.ensure(spark, settings, tables.STREAM_METRICS),
+    )
+
+
 def build(spark: SparkSession, settings: Settings) -> None:
     """Writes the tables above under `settings.lake`."""
+    _write_stream_metrics(spark, settings)
     _write_rfm(spark, settings)
     _write_segments(spark, settings)
     _write_models(spark, settings)

@@ -20,7 +20,14 @@ def test_restart_after_kill_keeps_topics(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, topic_transactions="survivor")
     first = kafka_broker.start(settings)
     try:
-        assert topics.ensure_topics(settings) == ["customers", "segment-changes", "survivor"]
+        assert topics.ensure_topics(settings) == [
+            "customers",
+            "segment-changes",
+            "survivor",
+            "survivor-checked",
+            "survivor-control",
+            "survivor-scores",
+        ]
         again = kafka_broker.start(settings)
         assert again.pid == first.pid, "a second start must find the running broker"
 

@@ -1,9 +1,14 @@
 """Exactly once under crashes: the stream is SIGKILLed at random moments while a producer
-writes, restarted each time, and must end exactly where an uninterrupted run would."""
+writes and a model is promoted, restarted each time, and must end exactly where an
+uninterrupted run would: exact totals and events, every customer in the segment the promoted
+model gives it, and a history (and feed) of real transitions only, each scored from a state
+the customer's events actually passed through (totals of a prefix of them, in the order the
+stream read them)."""
 
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import random
 import signal
@@ -11,24 +16,40 @@ import subprocess
 import sys
 import threading
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+from kafka import KafkaConsumer, TopicPartition
 
 from producers.generator import GeneratorOptions, generate
 from producers.pacing import Pacer
 from producers.publisher import Publisher
 from segstream.config import Settings
 from segstream.contracts import tables
+from segstream.model import registry
+from segstream.model.scoring import score_numpy
 from segstream.runtime import topics
 from tests.conftest import make_settings
-from tests.integration.helpers import expected_rfm, read_rfm, run_cli
+from tests.integration.helpers import (
+    check_feed,
+    check_history,
+    check_segments,
+    expected_rfm,
+    feed,
+    model_for,
+    read_rfm,
+    run_cli,
+    table,
+)
 
 pytestmark = pytest.mark.integration
 
 EVENTS = 50_000
 KILLS = 3
+CENTROIDS = ((-0.5, 0.5, 0.5), (0.5, -0.5, -0.5))
 
 
 def _produce(settings: Settings, events: list, rate: float) -> None:  # type: ignore[type-arg]
@@ -38,6 +59,34 @@ def _produce(settings: Settings, events: list, rate: float) -> None:  # type: ig
         pacer.wait()
         publisher.send_event(e)
     publisher.close()
+
+
+def checked_order(settings: Settings) -> list[str]:
+    """Event ids in the order of `transactions-checked` (per partition, by offset), each at
+    its first occurrence."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=None)
+    try:
+        topic = settings.topic_checked
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        ends = consumer.end_offsets(parts)
+        rows: list[tuple[int, int, str]] = []
+        while any(consumer.position(tp) < ends[tp] for tp in parts):
+            for records in consumer.poll(timeout_ms=1000, max_records=50_000).values():
+                for r in records:
+                    event = json.loads(r.value).get("event")
+                    if event:
+                        rows.append((r.partition, r.offset, event["event_id"]))
+    finally:
+        consumer.close()
+    seen: set[str] = set()
+    order = []
+    for _, _, event_id in sorted(rows):
+        if event_id not in seen:
+            seen.add(event_id)
+            order.append(event_id)
+    return order
 
 
 def _start_stream(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
@@ -73,7 +122,14 @@ def test_sigkill_at_random_moments_changes_nothing(
     rng = random.Random(2024)
     log = tmp_path / "stream.log"
     rfm_log = settings.table_path(tables.CUSTOMER_RFM) / "_delta_log"
+    model = None
     for kill in range(KILLS):
+        if kill == 1:
+            # Promoted while the stream is down between two crashes, after the first.
+            model = registry.register(
+                spark, settings, model_for(0, expected_rfm(events[:5000]), CENTROIDS)
+            )
+            registry.promote(spark, settings, model.version)
         stream = _start_stream(settings, log)
         # Wait until this incarnation has committed something, then kill it at a random
         # moment of the following batches (mid-write as often as not).
@@ -103,3 +159,34 @@ def test_sigkill_at_random_moments_changes_nothing(
     stored = spark.read.format("delta").load(str(settings.table_path(tables.EVENTS)))
     assert stored.count() == EVENTS
     assert stored.select("event_id").distinct().count() == EVENTS
+
+    assert model is not None
+    model = registry.current(spark, settings)
+    assert model is not None
+    segments = check_segments(spark, settings, model, expected)
+    history = table(spark, settings, tables.SEGMENT_HISTORY)
+    check_history(history, segments)
+    changes = check_feed(feed(settings), history)
+    # Every change names the segment its own features give, and those features are the
+    # totals of a prefix of the customer's events, in the order the customer state read them
+    # (transactions-checked, where a replayed check republishes: first occurrences count).
+    by_id = {e.event_id: e for e in events}
+    prefixes: dict[str, set[tuple[int, Decimal]]] = {}
+    running: dict[str, tuple[int, Decimal]] = {}
+    for event_id in checked_order(settings):
+        e = by_id[event_id]
+        orders, money = running.get(e.customer_id, (0, Decimal("0.00")))
+        if e.event_type == "purchase":
+            orders, money = orders + 1, money + e.amount
+        else:
+            money -= e.amount
+        running[e.customer_id] = (orders, money)
+        prefixes.setdefault(e.customer_id, set()).add((orders, money))
+    for r in changes.values():
+        x = np.array([[r[f] for f in model.features]])
+        assert int(score_numpy(model, x).segment_id[0]) == r["to_segment_id"], r
+        totals = {(o, max(Decimal("0.00"), m)) for o, m in prefixes[r["customer_id"]]}
+        assert (
+            int(r["frequency"]),
+            Decimal(str(r["monetary"])).quantize(Decimal("0.01")),
+        ) in totals

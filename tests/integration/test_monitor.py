@@ -1,6 +1,6 @@
 """`segstream monitor` over a lake with known tables, driven by a real headless Chromium: the
-Overview shows the segments and their counts, the Drift page the alert; SIGTERM stops it
-with exit code 0."""
+Overview shows the segments and their counts, the Drift page the alert, the stream-health page
+the latest latencies to the feed and to Delta; SIGTERM stops it with exit code 0."""
 
 from __future__ import annotations
 
@@ -67,6 +67,11 @@ def test_monitor_shows_segments_and_drift_alert_then_stops(
                 alert = page.get_by_text("feature_psi: recency_days = 0.432")
                 alert.wait_for(timeout=_WAIT_MS)
                 assert "model v2" in alert.inner_text()
+                page.get_by_role("link", name="Stream health").click()
+                page.get_by_text("To the feed p50 / p95").wait_for(timeout=_WAIT_MS)
+                page.get_by_text("1.2 / 3.4 s").wait_for(timeout=_WAIT_MS)
+                page.get_by_text("4.5 / 6.7 s").wait_for(timeout=_WAIT_MS)
+                assert page.get_by_text("Customer state").count() == 1
             finally:
                 browser.close()
         proc.send_signal(signal.SIGTERM)

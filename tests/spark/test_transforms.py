@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 import pytest
-from pyspark.sql import Row
 from pyspark.sql import types as T
-from pyspark.testing import assertDataFrameEqual
 
 from segstream.contracts import quarantine as Q
-from segstream.contracts import tables
 from segstream.testing import KAFKA_SCHEMA
 from streaming import transforms
 from streaming.metrics import BatchSummary
-from tests.conftest import make_settings
 
 pytestmark = pytest.mark.spark
 
@@ -79,10 +75,25 @@ def test_each_message_gets_the_reason_of_its_first_broken_rule(spark) -> None:  
     assert {bytes(r.raw_value) for r in bad} == {v for v, reason in CASES if reason}
     assert all(r.batch_id == 7 and r.detail for r in bad)
 
-    good = transforms.valid_events(parsed, batch_id=7).collect()
-    assert [(g.event_id, g.amount, g.item_count, g.event_time) for g in good] == [
-        ("e1", Decimal("10.50"), 2, datetime(2024, 1, 2, 3, 4, 5, 123456))
-    ]
+    checked = transforms.checked_records(parsed, 7, datetime(2024, 1, 3, tzinfo=UTC)).collect()
+    values = [json.loads(bytes(r.value)) for r in checked]
+    assert len(values) == len(CASES) and {v["check_batch"] for v in values} == {7}
+    good = [(bytes(r.key), v) for r, v in zip(checked, values, strict=True) if v.get("event")]
+    assert [
+        (
+            k,
+            v["event"]["event_id"],
+            v["event"]["amount"],
+            v["event"]["item_count"],
+            v["event"]["event_time"],
+            v["as_of"],
+        )
+        for k, v in good
+    ] == [(b"c1", "e1", 10.5, 2, "2024-01-02T03:04:05.123456Z", "2024-01-03T00:00:00.000000Z")]
+    bad_values = sorted(
+        base64.b64decode(v["quarantined"]["raw_value"]) for v in values if v.get("quarantined")
+    )
+    assert bad_values == sorted(v for v, reason in CASES if reason)
 
 
 def test_valid_messages_are_deduplicated_by_event_id_and_bad_ones_never(spark) -> None:  # type: ignore[no-untyped-def]
@@ -129,86 +140,3 @@ def test_batch_summary_gives_the_counts_and_latency_percentiles_of_the_valid_eve
     nothing = BatchSummary.of(transforms.parse(spark.createDataFrame(rows[-2:], RAW_SCHEMA)))
     assert (nothing.rows, nothing.valid) == (2, 0)
     assert nothing.latency(committed) == (None, None, None)
-
-
-def _events(spark, rows):  # type: ignore[no-untyped-def]
-    return spark.createDataFrame(
-        [
-            Row(customer_id=c, event_type=t, event_time=ts, amount=Decimal(a), item_count=n)
-            for c, t, ts, a, n in rows
-        ],
-        "customer_id string, event_type string, event_time timestamp, amount decimal(18,2), item_count long",
-    )
-
-
-def test_merging_deltas_batch_by_batch_equals_aggregating_everything(spark, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from segstream.lake import writes
-
-    d = datetime
-    batches = [
-        [("a", "purchase", d(2024, 1, 5), "10.10", 1), ("b", "purchase", d(2024, 1, 6), "5.00", 2)],
-        # late purchase for a, a return for b, and a return for a customer never seen buying
-        [
-            ("a", "purchase", d(2024, 1, 1), "0.01", 3),
-            ("b", "return", d(2024, 1, 7), "2.50", 0),
-            ("c", "return", d(2024, 1, 8), "1.99", 0),
-        ],
-    ]
-    path = writes.ensure(spark, make_settings(tmp_path), tables.CUSTOMER_RFM)
-    for batch_id, batch in enumerate(batches):
-        deltas = transforms.rfm_deltas(_events(spark, batch))
-        writes.upsert(
-            deltas,
-            path,
-            "customer_id",
-            transforms.RFM_MERGE_UPDATE,
-            txn=writes.Txn("app", batch_id),
-        )
-    # a replayed batch changes nothing
-    writes.upsert(
-        transforms.rfm_deltas(_events(spark, batches[1])),
-        path,
-        "customer_id",
-        transforms.RFM_MERGE_UPDATE,
-        txn=writes.Txn("app", 1),
-    )
-    merged = spark.read.format("delta").load(str(path)).drop("updated_at")
-    expected = spark.createDataFrame(
-        [
-            (
-                "a",
-                d(2024, 1, 1),
-                d(2024, 1, 5),
-                2,
-                Decimal("10.11"),
-                Decimal("0.00"),
-                Decimal("10.11"),
-                4,
-                d(2024, 1, 5),
-            ),
-            (
-                "b",
-                d(2024, 1, 6),
-                d(2024, 1, 6),
-                1,
-                Decimal("5.00"),
-                Decimal("2.50"),
-                Decimal("2.50"),
-                2,
-                d(2024, 1, 7),
-            ),
-            (
-                "c",
-                None,
-                None,
-                0,
-                Decimal("0.00"),
-                Decimal("1.99"),
-                Decimal("-1.99"),
-                0,
-                d(2024, 1, 8),
-            ),
-        ],
-        merged.schema,
-    )
-    assertDataFrameEqual(merged, expected)

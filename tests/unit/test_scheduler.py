@@ -45,7 +45,7 @@ class World:
             customers=lambda: self.customers,
             has_model=lambda: self.model,
             retrain=self.retrain,
-            rescore=lambda cause: self._call(f"rescore:{cause}"),
+            rescore=lambda: self._call("rescore"),
             snapshot=lambda: self._call("snapshot"),
             compact=lambda: self._call("compact"),
         )
@@ -55,14 +55,14 @@ def scheduler(world: World, state: Path, stop: threading.Event | None = None) ->
     return Scheduler(world.hooks(), INTERVALS, StateFile(state), clock=world.clock, stop=stop)
 
 
-def test_bootstrap_waits_for_customers_then_trains_and_rescores(tmp_path: Path) -> None:
+def test_bootstrap_waits_for_customers_then_trains(tmp_path: Path) -> None:
     world = World()
     s = scheduler(world, tmp_path / "state.json")
     world.customers = 9
     assert s.run_pending() == ["compact"] and world.calls == ["compact"]
     world.customers = 10
     assert s.run_pending() == ["retrain", "snapshot"]
-    assert world.calls == ["compact", "retrain", "rescore:retrain", "snapshot"]
+    assert world.calls == ["compact", "retrain", "snapshot"]
 
 
 def test_compaction_runs_on_its_interval_before_any_model_and_is_retried(tmp_path: Path) -> None:
@@ -94,7 +94,7 @@ def test_each_job_runs_on_its_own_interval(tmp_path: Path) -> None:
     assert s.run_pending() == ["rescore"]
     world.now += 70  # t+100: everything due; the retrain's rescore counts for this interval
     assert s.run_pending() == ["retrain", "snapshot"]
-    assert world.calls == ["snapshot", "rescore:None", "retrain", "rescore:retrain", "snapshot"]
+    assert world.calls == ["snapshot", "rescore", "retrain", "snapshot"]
 
 
 def test_a_failed_job_is_retried_after_the_retry_interval(tmp_path: Path) -> None:
@@ -131,5 +131,5 @@ def test_stop_finishes_the_current_job_and_exits(tmp_path: Path) -> None:
     world.on_retrain.append(stop)  # the signal arrives while the retrain runs
     s = scheduler(world, tmp_path / "state.json", stop=stop)
     s.run_forever()
-    assert world.calls == ["compact", "retrain", "rescore:retrain"]
+    assert world.calls == ["compact", "retrain"]
     assert StateFile(tmp_path / "state.json").jobs["retrain"]["ok"] is True

@@ -166,18 +166,19 @@ def test_migrations_count_changes_in_the_window() -> None:
 def metrics_rows() -> pd.DataFrame:
     return pd.DataFrame(
         {
-            "query": ["transactions", "transactions", "transactions", "customers"],
+            "query": ["transactions", "feed", "lake", "transactions", "customers"],
             "started_at": [
                 ts("2025-01-01 10:00:00"),
                 ts("2025-01-01 10:00:02"),
                 ts("2025-01-01 10:00:06"),
+                ts("2025-01-01 10:00:04"),
                 ts("2025-01-01 10:00:01"),
             ],
-            "input_rows": [100, 50, 200, 7],
-            "quarantined_rows": [1, 0, 3, 0],
-            "batch_duration_s": [0.5, 1.0, 1.5, 0.2],
-            "latency_p50_s": [1.0, 2.0, 3.0, None],
-            "latency_p95_s": [2.0, 4.0, 5.5, None],
+            "input_rows": [100, 50, 200, 30, 7],
+            "quarantined_rows": [1, 0, 3, 2, 0],
+            "batch_duration_s": [0.5, 1.0, 1.5, 0.2, 0.2],
+            "latency_p50_s": [1.0, 2.0, 3.0, 0.5, None],
+            "latency_p95_s": [2.0, 4.0, 5.5, 0.9, None],
         }
     )
 
@@ -185,8 +186,8 @@ def metrics_rows() -> pd.DataFrame:
 def test_stream_rates_are_rows_over_the_gap_between_batches() -> None:
     rates = data.stream_rates(metrics_rows())
     tx = rates[rates["query"] == "transactions"]
-    # 50 rows 2 s after the first batch, 200 rows 4 s after the second.
-    assert tx["events_per_s"].tolist()[1:] == [25.0, 50.0]
+    # 30 rows 4 s after the first batch.
+    assert tx["events_per_s"].tolist()[1:] == [7.5]
     assert pd.isna(tx["events_per_s"].iloc[0])
 
 
@@ -195,8 +196,10 @@ def test_stream_summary_ages_the_newest_batch_end() -> None:
     assert summary is not None
     # The newest batch started at :06 and took 1.5 s: it ended 2.5 s before :10.
     assert summary.last_batch_age_s == pytest.approx(2.5)
-    assert (summary.batches, summary.events, summary.quarantined) == (4, 357, 4)
-    assert (summary.latency_p50_s, summary.latency_p95_s) == (3.0, 5.5)
+    # Events and quarantined rows are the checking query's; latencies the newest of each.
+    assert (summary.batches, summary.events, summary.quarantined) == (5, 130, 3)
+    assert (summary.feed_p50_s, summary.feed_p95_s) == (2.0, 4.0)
+    assert (summary.lake_p50_s, summary.lake_p95_s) == (3.0, 5.5)
 
 
 def test_quarantine_by_reason_most_frequent_first() -> None:

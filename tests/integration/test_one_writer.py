@@ -1,0 +1,118 @@
+"""One writer of segments: while events arrive at the running stream, a model is promoted
+(a retrain) and `segstream rescore` asks for aging twice. Every history row is still a real
+transition (the `to` of one row is the `from` of the customer's next), the feed carries
+exactly those changes, no customer's as-of goes back, and the customers end in the segments
+the promoted model gives them."""
+
+from __future__ import annotations
+
+import itertools
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from producers.generator import GeneratorOptions, generate
+from producers.pacing import Pacer
+from producers.publisher import Publisher
+from segstream.config import Settings
+from segstream.contracts import tables
+from segstream.model import registry
+from segstream.runtime import topics
+from tests.conftest import make_settings
+from tests.integration.helpers import (
+    check_feed,
+    check_history,
+    check_segments,
+    expected_rfm,
+    feed,
+    model_for,
+    read_rfm,
+    run_cli,
+    table,
+)
+
+pytestmark = pytest.mark.integration
+
+EVENTS = 12_000
+
+
+def _produce(settings: Settings, events: list, rate: float) -> None:  # type: ignore[type-arg]
+    publisher = Publisher(settings)
+    pacer = Pacer(rate)
+    for e in events:
+        pacer.wait()
+        publisher.send_event(e)
+    publisher.close()
+
+
+def _wait_for(path: Path, stream: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 240
+    while not (path / "_delta_log").is_dir() or not list((path / "_delta_log").glob("*1.json")):
+        assert stream.poll() is None, log.read_text()[-3000:]
+        assert time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.5)
+
+
+def test_rescore_and_retrain_while_events_arrive_leave_real_transitions(
+    broker_settings: Settings,
+    spark,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
+    settings = make_settings(
+        tmp_path,
+        kafka_port=broker_settings.kafka_port,
+        kafka_controller_port=broker_settings.kafka_controller_port,
+        topic_transactions="one-writer",
+        topic_customers="one-writer-customers",
+        topic_segment_changes="one-writer-changes",
+    )
+    topics.ensure_topics(settings)
+    options = GeneratorOptions(customers=400, seed=17, start=datetime(2024, 5, 1, tzinfo=UTC))
+    events = list(itertools.islice(generate(options), EVENTS))
+    # A first model before the stream starts, so that segments exist from the first batch.
+    first = model_for(0, expected_rfm(events[:2000]), ((-0.5, 0.5, 0.5), (0.5, -0.5, -0.5)))
+    registry.promote(spark, settings, registry.register(spark, settings, first).version)
+
+    log = tmp_path / "stream.log"
+    with log.open("ab") as out:
+        stream = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "stream"],
+            env=settings.to_env(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        producer = threading.Thread(target=_produce, args=(settings, events, 400.0), daemon=True)
+        producer.start()
+        _wait_for(settings.table_path(tables.CUSTOMER_RFM), stream, log)
+        run_cli(settings, "rescore")
+        # The retrain: a model with other boundaries, promoted while events arrive.
+        second = model_for(0, expected_rfm(events[:2000]), ((0.6, 0.9, 0.9), (-0.3, -0.2, -0.2)))
+        registry.promote(spark, settings, registry.register(spark, settings, second).version)
+        run_cli(settings, "rescore")
+        producer.join()
+        stream.send_signal(signal.SIGTERM)
+        assert stream.wait(timeout=120) == 0, log.read_text()[-3000:]
+    finally:
+        if stream.poll() is None:
+            stream.kill()
+    run_cli(settings, "stream", "--once")
+
+    expected = expected_rfm(events)
+    actual = read_rfm(spark, settings)
+    pd.testing.assert_frame_equal(actual[expected.columns], expected, check_exact=True)
+    promoted = registry.current(spark, settings)
+    assert promoted is not None and promoted.version == 2
+    segments = check_segments(spark, settings, promoted, expected)
+    history = table(spark, settings, tables.SEGMENT_HISTORY)
+    check_history(history, segments)
+    check_feed(feed(settings), history)
+    assert set(history["cause"]) <= {"purchase", "aging", "retrain"}
+    assert "retrain" in set(history["cause"])
