@@ -217,33 +217,53 @@ def stream_rates(metrics: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class StreamSummary:
-    """The stream at a glance, from its newest micro-batch."""
+    """The stream at a glance: totals, the newest batch's age, and the newest latencies from
+    `produced_at` to the segment feed and to Delta (`customer_segments`)."""
 
     batches: int
     events: int
     quarantined: int
     last_batch_age_s: float
-    latency_p50_s: float | None
-    latency_p95_s: float | None
+    feed_p50_s: float | None
+    feed_p95_s: float | None
+    lake_p50_s: float | None
+    lake_p95_s: float | None
 
 
 def _optional(value: object) -> float | None:
     return None if pd.isna(value) else float(value)  # type: ignore[arg-type]
 
 
+# The queries of `stream_metrics` whose rows count input events, and measure the latency to
+# the feed and to Delta (see streaming/lake_writer.py).
+CHECKS, FEED, LAKE = "transactions", "feed", "lake"
+
+
+def _newest_latency(metrics: pd.DataFrame, query: str) -> tuple[float | None, float | None]:
+    rows = metrics[(metrics["query"] == query) & metrics["latency_p50_s"].notna()]
+    if rows.empty:
+        return None, None
+    last = rows.loc[rows["started_at"].idxmax()]
+    return _optional(last["latency_p50_s"]), _optional(last["latency_p95_s"])
+
+
 def stream_summary(metrics: pd.DataFrame, now: pd.Timestamp) -> StreamSummary | None:
-    """Totals over `metrics` and the newest batch's age (since it ended) and latency."""
+    """Totals over `metrics`, the newest batch's age (since it ended) and latencies."""
     if metrics.empty:
         return None
     ended = metrics["started_at"] + pd.to_timedelta(metrics["batch_duration_s"], unit="s")
-    last = metrics.loc[metrics["started_at"].idxmax()]
+    checks = metrics[metrics["query"] == CHECKS]
+    feed = _newest_latency(metrics, FEED)
+    lake = _newest_latency(metrics, LAKE)
     return StreamSummary(
         batches=len(metrics),
-        events=int(metrics["input_rows"].sum()),
-        quarantined=int(metrics["quarantined_rows"].sum()),
+        events=int(checks["input_rows"].sum()),
+        quarantined=int(checks["quarantined_rows"].sum()),
         last_batch_age_s=max(0.0, (now - ended.max()).total_seconds()),
-        latency_p50_s=_optional(last["latency_p50_s"]),
-        latency_p95_s=_optional(last["latency_p95_s"]),
+        feed_p50_s=feed[0],
+        feed_p95_s=feed[1],
+        lake_p50_s=lake[0],
+        lake_p95_s=lake[1],
     )
 
 

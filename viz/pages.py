@@ -114,12 +114,18 @@ def stream_health(settings: Settings) -> None:
     if summary is None:
         _no_data(f"{tables.STREAM_METRICS} is empty", "Start the stream: `segstream stream`.")
     else:
-        cols = st.columns(4)
+
+        def latency(p50: float | None, p95: float | None) -> str:
+            return "-" if p50 is None else f"{p50:.1f} / {p95 or 0:.1f} s"
+
+        cols = st.columns(6)
         cols[0].metric("Last batch", f"{summary.last_batch_age_s:.0f} s ago")
         cols[1].metric("Events", f"{summary.events:,}")
-        p50, p95 = summary.latency_p50_s, summary.latency_p95_s
-        cols[2].metric("Latency p50 / p95", "-" if p50 is None else f"{p50:.1f} / {p95 or 0:.1f} s")
-        cols[3].metric("Quarantined", f"{summary.quarantined:,}")
+        cols[2].metric("To the feed p50 / p95", latency(summary.feed_p50_s, summary.feed_p95_s))
+        cols[3].metric("To Delta p50 / p95", latency(summary.lake_p50_s, summary.lake_p95_s))
+        cols[4].metric("Quarantined", f"{summary.quarantined:,}")
+        state = reads.state_bytes(settings)
+        cols[5].metric("Customer state", "-" if state is None else f"{state / 2**20:,.1f} MiB")
         rates = data.stream_rates(recent)
         if not rates.empty:
             st.plotly_chart(charts.event_rate(rates))

@@ -16,6 +16,7 @@ from deltalake import DeltaTable, QueryBuilder
 from deltalake.exceptions import TableNotFoundError
 
 from segstream.config import Settings
+from segstream.contracts.stream_records import STATE_QUERY
 
 # Importing the catalogue loads PySpark's type classes only; no JVM starts.
 from segstream.contracts.tables import table as catalogue_entry
@@ -53,3 +54,12 @@ def read(
         sql += f" WHERE {where}"
     batches = QueryBuilder().register("t", table).execute(sql).read_all()
     return pa.table(batches).to_pandas()
+
+
+def state_bytes(settings: Settings) -> int | None:
+    """Bytes the customer state's checkpointed state store holds on local disk (every
+    version Spark retains), None when there is none (yet, or not on a local path)."""
+    folder = settings.checkpoint_path(STATE_QUERY) / "state"
+    if not folder.is_dir():
+        return None
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
