@@ -1,6 +1,6 @@
-"""Shared pieces of the streaming benchmarks (bench/stream_throughput.py, bench/micro_batch_cost.py,
-bench/write_amplification.py): isolated settings, the embedded broker, a fixed segment model,
-synthetic Delta tables built with `spark.range`, Delta history metrics and table printing.
+"""Shared pieces of the benchmarks: isolated settings, the embedded broker, the stream as its
+own process, a fixed segment model, synthetic Delta tables built with `spark.range`, Delta
+history metrics and table printing.
 
 Not a benchmark itself; every helper is deterministic for a given seed.
 """
@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -28,7 +31,7 @@ from segstream.contracts.tables import CUSTOMER_RFM_SCHEMA, EVENTS_SCHEMA
 from segstream.model import registry
 from segstream.model.record import SegmentModel
 from segstream.runtime import kafka_broker, topics
-from segstream.runtime.processes import free_port
+from segstream.runtime.processes import die_with_parent, free_port
 
 # The synthetic shop's "now": every synthetic timestamp lies before it.
 AS_OF = datetime(2026, 11, 1, tzinfo=UTC)
@@ -309,3 +312,41 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> 
 def verdict(value: float, target: float, smaller_is_better: bool = True) -> str:
     met = value <= target if smaller_is_better else value >= target
     return "met" if met else "MISSED"
+
+
+_STREAM_STOP_S = 180.0
+
+
+def stream_cmd(once: bool) -> list[str]:
+    cmd = [sys.executable, "-m", "cli.main", "stream", "--log-level", "INFO"]
+    return [*cmd, "--once"] if once else cmd
+
+
+def start_stream(settings: Settings, once: bool, log_file: Path) -> subprocess.Popen[bytes]:
+    with log_file.open("ab") as out:
+        return subprocess.Popen(
+            stream_cmd(once),
+            env=settings.to_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent,
+            start_new_session=True,
+        )
+
+
+def stop_stream(proc: subprocess.Popen[bytes]) -> int:
+    """SIGTERM (the job stops between batches and flushes its metrics); SIGKILL to the
+    process group if it does not exit in time."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(_STREAM_STOP_S)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(30)
+    return proc.returncode
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])

@@ -6,7 +6,7 @@ N contract-valid messages (producers.generator, Event.encode) plus a share of ba
 of every producers.bad_events kind, round robin), cached as Kafka-shaped rows in 2
 partitions, each step written to Spark's `noop` sink (the second of two runs is timed).
 Baseline, same run: `transforms.parse`. Steps: the cached rows alone; `from_json` alone;
-`try_parse_json` alone; `transforms.parse`; `parse` + `dedupe_key` + `valid_events`.
+`try_parse_json` alone; `transforms.parse`; `parse` + `dedupe_key` + `checked_records`.
 """
 
 from __future__ import annotations
@@ -70,8 +70,8 @@ def run(spark: SparkSession, args: Any) -> None:
         ("try_parse_json alone", raw.select(F.try_parse_json(text).alias("v"))),
         ("transforms.parse (baseline)", transforms.parse(raw)),
         (
-            "parse + dedupe_key + valid_events",
-            transforms.valid_events(transforms.dedupe_key(transforms.parse(raw)), 0),
+            "parse + dedupe_key + checked_records",
+            transforms.checked_records(transforms.dedupe_key(transforms.parse(raw)), 0, None),
         ),
     ]
     rates = []

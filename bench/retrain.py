@@ -1,12 +1,10 @@
-"""Retraining and rescoring at scale, on synthetic customers (segstream/testing.py).
+"""Retraining at scale, on synthetic customers (segstream/testing.py).
 
-    .venv/bin/python -m bench.retrain [--sizes 100000 1000000] [--rescore-size 1000000]
+    .venv/bin/python -m bench.retrain [--sizes 100000 1000000]
 
 For each size: write `customer_rfm`, then train with scikit-learn and with Spark ML over the
 same k range (retrain.train: read, features, every k with restarts, silhouette, identity),
-and compare their inertia at the same k. Then rescore: register the model, rescore every
-customer once into an empty `customer_segments` (all inserts) and once more 30 days later
-(recency aged, all rows updated, segment changes appended to `segment_history`).
+and compare their inertia at the same k. (Re-scoring is the stream's: bench/hot_path.py.)
 """
 
 from __future__ import annotations
@@ -16,14 +14,12 @@ import logging
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
-from batch import rescore, retrain
+from batch import retrain
 from segstream import testing
 from segstream.config import Settings, load_settings
 from segstream.contracts import tables
-from segstream.model import registry
 from segstream.spark_session import get_spark
 
 
@@ -47,7 +43,6 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
-    parser.add_argument("--rescore-size", type=int, default=1_000_000, help="0 to skip")
     parser.add_argument("--k-min", type=int, default=2)
     parser.add_argument("--k-max", type=int, default=10)
     parser.add_argument("--restarts", type=int, default=3)
@@ -63,8 +58,7 @@ def main() -> None:
     }
     spark = get_spark(bench_settings(root, **common), "segstream-bench-retrain")
     rows: list[TrainRow] = []
-    rescores: list[tuple[str, int, float, int]] = []
-    for size in sorted(set(args.sizes) | ({args.rescore_size} - {0})):
+    for size in sorted(set(args.sizes)):
         settings = bench_settings(root / f"n{size}", **common)
         frame = testing.rfm_frame(size, seed=size)
         started = time.perf_counter()
@@ -90,20 +84,6 @@ def main() -> None:
                     )
                 )
                 print(f"  {engine:<7} retrain {elapsed:7.1f} s, k={t.fit.choice.k}", flush=True)
-        if size == args.rescore_size:
-            if "sklearn" in trained:
-                model = trained["sklearn"].model
-            else:
-                model = retrain.train(
-                    spark, settings, retrain.RetrainOptions(engine="sklearn")
-                ).model
-            stored = registry.register(spark, settings, model)
-            registry.promote(spark, settings, stored.version)
-            first = rescore.run(spark, settings)
-            rescores.append(("first (all inserts)", size, first.seconds, first.changes))
-            later = rescore.run(spark, settings, as_of=first.as_of + timedelta(days=30))
-            rescores.append(("30 days later (all updates)", size, later.seconds, later.changes))
-            print(f"  rescore {first.seconds:.1f} s / {later.seconds:.1f} s", flush=True)
     spark.stop()
 
     print()
@@ -125,11 +105,6 @@ def main() -> None:
             f"{r.size:>10,}  {r.engine:<7}  {r.seconds:>8.1f}  {r.fit_seconds:>7.1f}  {r.k:>2}  "
             f"{'-' if r.knee is None else r.knee:>4}  {r.inertia_at_k[r.k]:>12,.0f}  {ratio:>24}"
         )
-    if rescores:
-        print()
-        print(f"{'rescore':<28}  {'customers':>10}  {'seconds':>8}  {'segment changes':>15}")
-        for label, size, seconds, changes in rescores:
-            print(f"{label:<28}  {size:>10,}  {seconds:>8.1f}  {changes:>15,}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,516 @@
+"""The hot path, purchase -> segment feed, and the lake behind it, against the floor of a bare
+stateful query measured in the same run.
+
+    .venv/bin/python -m bench.hot_path [--customers 100000] [--big-customers 1000000]
+        [--rates 1000 5000] [--duration 40] [--backlog 200000] [--keep]
+
+One embedded broker; the stream runs as its own process (`segstream stream`) with a fixed
+model promoted, as in production; the producer (kafka-python, this process) shares the two
+cores with both.
+
+0. Floor: a bare stateful query in this process (Kafka -> parse JSON -> dropDuplicates ->
+   Kafka), trigger 0, at each rate: per-event latency (output record's Kafka time -
+   `produced_at`) and per-batch duration (its progress). The stream is not running.
+1. Preload: one purchase for each of --customers customers, as fast as the producer goes;
+   the stream drains them.
+2. Each rate for --duration s (paced): latency per event to the feed, exact: an event is on
+   the feed when the first `customer-scores` record of its customer that counts it (its
+   `n_events`) is published; p50 / p95 / max over every event of the rate. Latency to
+   `customer_segments`: the lake's per-batch p50 / p95 (`stream_metrics`, query `lake`),
+   median and max over the rate's batches. The customer state's batch durations come from
+   the stream's log (`customer-state batch ...`).
+3. Backlog: the stream stopped (SIGTERM), --backlog events published, the stream started;
+   events/s until the customer state has counted them all (process start included, and
+   from its first batch's end).
+4. Restart: the customer state's first batch after that restart against its steady median.
+5. State size per customer: the state store on disk / customers, and its memory.
+6. --big-customers (0 to skip): preloaded up to that many customers, the first rate again:
+   the customer state's batch cost against step 2's.
+Targets (issue): feed p50 <= 2 s, p95 <= 5 s at 5,000 events/s and p50 <= 3x the floor;
+customer_segments p50 <= 5 s, p95 <= 10 s; >= 20,000 events/s sustained; batch cost at 1M
+customers within 1.5x of 100k; first batch after a restart <= 3x a steady one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.admin import KafkaAdminClient, NewTopic
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from bench.harness import (
+    LoadSampler,
+    bench_settings,
+    embedded_broker,
+    markdown_table,
+    promote_fixed_model,
+    start_stream,
+    stop_stream,
+    tail,
+    temp_root,
+    verdict,
+)
+from producers.pacing import Pacer
+from producers.publisher import Publisher
+from segstream.config import Settings
+from segstream.contracts import tables
+from segstream.contracts.events import Event
+from segstream.contracts.stream_records import STATE_QUERY
+from segstream.spark_session import get_spark
+
+EVENT_START = datetime(2026, 1, 1, tzinfo=UTC)
+_STATE_LINE = re.compile(
+    r"^(\d\d:\d\d:\d\d) .*customer-state batch (\d+): (\d+) rows, ([\d.]+) s, (\d+) customers "
+    r"in state, (\d+) state bytes"
+)
+
+
+@dataclass
+class Load:
+    """What this process has published: per customer, the produced_at of each event."""
+
+    produced: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    sent: int = 0
+
+    def events(self, customers: range, count: int, prefix: str) -> list[Event]:
+        out = []
+        span = len(customers)
+        for i in range(count):
+            c = customers[i % span]
+            out.append(
+                Event(
+                    event_id=f"{prefix}-{i}",
+                    event_type="purchase",
+                    customer_id=f"c{c:07d}",
+                    order_id=f"{prefix}-o{i}",
+                    event_time=EVENT_START + timedelta(seconds=self.sent + i),
+                    amount=Decimal(10 + (c * 7 + i) % 90),
+                )
+            )
+        return out
+
+    def publish(self, settings: Settings, events: list[Event], rate: float | None) -> float:
+        """Sends `events` (paced at `rate`/s, else as fast as possible); the achieved rate."""
+        publisher = Publisher(settings)
+        pacer = Pacer(rate)
+        try:
+            for e in events:
+                pacer.wait()
+                now = datetime.now(UTC)
+                publisher.send_event(e, now)
+                self.produced[e.customer_id].append(now.timestamp())
+            achieved = pacer.achieved_rate()
+            publisher.flush()
+        finally:
+            publisher.close()
+        self.sent += len(events)
+        return achieved
+
+
+def _consumer(settings: Settings, topic: str, since: float) -> tuple[KafkaConsumer, dict]:  # type: ignore[type-arg]
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=None)
+    parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+    consumer.assign(parts)
+    starts = consumer.offsets_for_times({tp: int(since * 1000) for tp in parts})
+    ends = consumer.end_offsets(parts)
+    for tp in parts:
+        found = starts.get(tp)
+        consumer.seek(tp, found.offset if found is not None else ends[tp])
+    return consumer, ends
+
+
+def read_since(
+    settings: Settings, topic: str, since: float
+) -> list[tuple[float, bytes | None, bytes]]:
+    """(Kafka time in s, key, value) of every record of `topic` published since `since`."""
+    consumer, ends = _consumer(settings, topic, since)
+    out: list[tuple[float, bytes | None, bytes]] = []
+    try:
+        while any(consumer.position(tp) < end for tp, end in ends.items()):
+            for records in consumer.poll(timeout_ms=1000, max_records=50_000).values():
+                out += [(r.timestamp / 1000, r.key, r.value) for r in records]
+    finally:
+        consumer.close()
+    return out
+
+
+class ScoresLog:
+    """Every `customer-scores` record, read incrementally from the beginning: per customer
+    the (n_events, Kafka time) of each record."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=None)
+        topic = settings.topic_customer_scores
+        parts = [TopicPartition(topic, p) for p in self._consumer.partitions_for_topic(topic) or ()]
+        self._consumer.assign(parts)
+        self._consumer.seek_to_beginning(*parts)
+        self._parts = parts
+        self.emitted: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        self.counted: dict[str, int] = {}
+
+    def read(self) -> None:
+        ends = self._consumer.end_offsets(self._parts)
+        while any(self._consumer.position(tp) < end for tp, end in ends.items()):
+            for records in self._consumer.poll(timeout_ms=1000, max_records=50_000).values():
+                for r in records:
+                    body = json.loads(r.value)
+                    n = int(body["n_events"])
+                    self.emitted[body["customer_id"]].append((n, r.timestamp / 1000))
+                    self.counted[body["customer_id"]] = max(
+                        self.counted.get(body["customer_id"], 0), n
+                    )
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+def feed_latencies(scores: ScoresLog, load: Load, since: float, until: float) -> list[float]:
+    """Per event produced in [since, until): seconds until its customer's first scores
+    record counting it was published."""
+    scores.read()
+    out = []
+    for customer, produced in load.produced.items():
+        marks = sorted(scores.emitted.get(customer, ()))
+        for k, at in enumerate(produced, start=1):
+            if not since <= at < until:
+                continue
+            on_feed = next((ts for n, ts in marks if n >= k), None)
+            if on_feed is None:
+                raise RuntimeError(f"event {k} of {customer} never reached the feed")
+            out.append(on_feed - at)
+    return out
+
+
+def wait_counted(scores: ScoresLog, load: Load, proc: Any, log: Path, timeout: float) -> float:
+    """Waits until the customer state has published a record counting every event sent;
+    returns when (epoch s) the last of those records was published."""
+    deadline = time.monotonic() + timeout
+    while True:
+        scores.read()
+        missing = [c for c, p in load.produced.items() if scores.counted.get(c, 0) < len(p)]
+        if not missing:
+            return max(
+                next(ts for n, ts in sorted(scores.emitted[c]) if n >= len(p))
+                for c, p in load.produced.items()
+            )
+        if proc.poll() is not None:
+            raise RuntimeError(f"the stream exited:\n{tail(log)}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"the stream did not catch up in {timeout:.0f} s ({len(missing)} customers "
+                f"behind):\n{tail(log)}"
+            )
+        time.sleep(1.0)
+
+
+def state_batches(log: Path) -> list[tuple[str, int, int, float, int, int]]:
+    """(clock, batch id, rows, seconds, customers, memory bytes) per customer-state batch."""
+    out = []
+    for line in log.read_text(errors="replace").splitlines():
+        m = _STATE_LINE.match(line)
+        if m:
+            out.append((m[1], int(m[2]), int(m[3]), float(m[4]), int(m[5]), int(m[6])))
+    return out
+
+
+def lake_latency(
+    spark: SparkSession, settings: Settings, since: float, until: float
+) -> tuple[float | None, float | None]:
+    rows = (
+        spark.read.format("delta")
+        .load(str(settings.table_path(tables.STREAM_METRICS)))
+        .where((F.col("query") == "lake") & F.col("latency_p50_s").isNotNull())
+        .where(F.col("started_at") >= datetime.fromtimestamp(since, UTC))
+        .select("latency_p50_s", "latency_p95_s")
+        .collect()
+    )
+    if not rows:
+        return None, None
+    return statistics.median(r[0] for r in rows), max(r[1] for r in rows)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def bare_floor(
+    spark: SparkSession, settings: Settings, rates: list[int], duration: float, root: Path
+) -> dict[int, tuple[float, float, float]]:
+    """Per rate: (batch median s, latency p50 s, latency p95 s) of Kafka -> dedupe -> Kafka."""
+    source, sink = "floor-in", "floor-out"
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    try:
+        admin.create_topics([NewTopic(t, settings.topic_partitions, 1) for t in (source, sink)])
+    finally:
+        admin.close()
+    schema = "event_id STRING, customer_id STRING, produced_at STRING"
+    query = (
+        spark.readStream.format("kafka")
+        .options(**settings.spark_kafka_options())
+        .option("subscribe", source)
+        .option("startingOffsets", "earliest")
+        .load()
+        .select(F.from_json(F.col("value").cast("string"), schema).alias("e"))
+        .select("e.*")
+        .dropDuplicates(["event_id"])
+        .select(F.col("customer_id").alias("key"), F.to_json(F.struct("*")).alias("value"))
+        .writeStream.format("kafka")
+        .options(**settings.spark_kafka_options())
+        .option("topic", sink)
+        .option("checkpointLocation", str(root / "floor-checkpoint"))
+        .trigger(processingTime="0 seconds")
+        .start()
+    )
+    floor_settings = settings.model_copy(update={"topic_transactions": source})
+    out = {}
+    load = Load()
+    try:
+        for rate in rates:
+            since = time.time()
+            events = load.events(range(rate * 10), int(rate * duration), f"floor{rate}")
+            load.publish(floor_settings, events, rate)
+            until = time.time()
+            time.sleep(5)
+            lat = []
+            for ts, _, value in read_since(settings, sink, since):
+                produced = datetime.fromisoformat(json.loads(value)["produced_at"]).timestamp()
+                if since <= produced < until:
+                    lat.append(ts - produced)
+            batches = [
+                p.durationMs.get("triggerExecution", 0) / 1000
+                for p in query.recentProgress
+                if p.numInputRows
+                and since
+                <= datetime.fromisoformat(p.timestamp.replace("Z", "+00:00")).timestamp()
+                <= until
+            ]
+            out[rate] = (statistics.median(batches), pct(lat, 50), pct(lat, 95))
+            print(
+                f"  floor at {rate:,}/s: batch {out[rate][0]:.2f} s, p50 {out[rate][1]:.2f} s, p95 {out[rate][2]:.2f} s",
+                flush=True,
+            )
+    finally:
+        query.stop()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--big-customers", type=int, default=1_000_000, help="0 to skip")
+    parser.add_argument("--rates", type=int, nargs="+", default=[1000, 5000])
+    parser.add_argument("--duration", type=float, default=40.0)
+    parser.add_argument("--backlog", type=int, default=200_000)
+    parser.add_argument("--timeout", type=float, default=900.0)
+    parser.add_argument(
+        "--lake-interval",
+        type=float,
+        default=None,
+        help="trigger interval of the lake query (default: SEGSTREAM_TRIGGER_INTERVAL_S)",
+    )
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+
+    with temp_root("segstream-bench-hot-", args.keep) as root, LoadSampler() as load_avg:
+        lake_interval = (
+            {} if args.lake_interval is None else {"trigger_interval_s": args.lake_interval}
+        )
+        settings = bench_settings(root, max_offsets_per_trigger=100_000, **lake_interval)
+        with embedded_broker(settings):
+            spark = get_spark(settings, "segstream-bench-hot-path")
+            print("(0) floor: bare Kafka -> dropDuplicates -> Kafka", flush=True)
+            floor = bare_floor(spark, settings, args.rates, args.duration, root)
+            promote_fixed_model(spark, settings)
+            load = Load()
+            scores = ScoresLog(settings)
+            log = root / "stream.log"
+            proc = start_stream(settings, False, log)
+            try:
+                print(f"(1) preload: {args.customers:,} customers", flush=True)
+                load.publish(
+                    settings, load.events(range(args.customers), args.customers, "pre"), None
+                )
+                wait_counted(scores, load, proc, log, args.timeout)
+                rows = []
+                steady: dict[int, list[float]] = {}
+                for rate in args.rates:
+                    since, t0 = time.time(), time.monotonic()
+                    load.publish(
+                        settings,
+                        load.events(range(args.customers), int(rate * args.duration), f"r{rate}"),
+                        rate,
+                    )
+                    until = time.time()
+                    wait_counted(scores, load, proc, log, args.timeout)
+                    time.sleep(2 * settings.trigger_interval_s + 10)
+                    lat = feed_latencies(scores, load, since, until)
+                    lake50, lake95 = lake_latency(spark, settings, since, until)
+                    durations = [
+                        b[3] for b in state_batches(log) if since <= _clock(b[0], since) <= until
+                    ]
+                    steady[rate] = durations
+                    rows.append(
+                        (
+                            rate,
+                            len(lat),
+                            pct(lat, 50),
+                            pct(lat, 95),
+                            max(lat),
+                            floor[rate][0],
+                            floor[rate][1],
+                            lake50,
+                            lake95,
+                            statistics.median(durations) if durations else None,
+                            load_avg.mean(t0, time.monotonic()),
+                        )
+                    )
+                    print(
+                        f"(2) {rate:,}/s: feed p50 {pct(lat, 50):.2f} s p95 {pct(lat, 95):.2f} s",
+                        flush=True,
+                    )
+                print(f"(3) backlog: {args.backlog:,} events", flush=True)
+                stop_stream(proc)
+                before = len(state_batches(log))
+                load.publish(
+                    settings, load.events(range(args.customers), args.backlog, "backlog"), None
+                )
+                started = time.time()
+                proc = start_stream(settings, False, log)
+                done = wait_counted(scores, load, proc, log, args.timeout)
+                after = state_batches(log)[before:]
+                first = after[0] if after else None
+                backlog_rate = args.backlog / (done - started)
+                first_end = _clock(first[0], started) if first else started
+                rate_after_first = (args.backlog - (first[2] if first else 0)) / max(
+                    1e-3, done - first_end
+                )
+                time.sleep(5)
+                # (4) restart, on a steady load: the first batch against the next ones.
+                stop_stream(proc)
+                before = len(state_batches(log))
+                proc = start_stream(settings, False, log)
+                since = time.time()
+                load.publish(
+                    settings,
+                    load.events(range(args.customers), int(args.rates[0] * 30), "restart"),
+                    args.rates[0],
+                )
+                wait_counted(scores, load, proc, log, args.timeout)
+                restarted = state_batches(log)[before:]
+                first_restart = restarted[0][3] if restarted else None
+                steady_restart = (
+                    statistics.median(b[3] for b in restarted[1:]) if len(restarted) > 1 else None
+                )
+                state_dir = settings.checkpoint_path(STATE_QUERY) / "state"
+                state_disk = sum(p.stat().st_size for p in state_dir.rglob("*") if p.is_file())
+                last = state_batches(log)[-1]
+                customers = len(load.produced)
+                big = None
+                if args.big_customers:
+                    print(f"(6) {args.big_customers:,} customers", flush=True)
+                    extra = range(args.customers, args.big_customers)
+                    load.publish(settings, load.events(extra, len(extra), "big"), None)
+                    wait_counted(scores, load, proc, log, args.timeout * 2)
+                    rate = args.rates[0]
+                    since = time.time()
+                    load.publish(
+                        settings,
+                        load.events(
+                            range(args.big_customers), int(rate * args.duration), "bigrate"
+                        ),
+                        rate,
+                    )
+                    until = time.time()
+                    wait_counted(scores, load, proc, log, args.timeout)
+                    durations = [
+                        b[3] for b in state_batches(log) if since <= _clock(b[0], since) <= until
+                    ]
+                    big = statistics.median(durations) if durations else None
+            finally:
+                stop_stream(proc)
+                scores.close()
+            spark.stop()
+
+    print()
+    print(
+        markdown_table(
+            [
+                "events/s",
+                "events",
+                "feed p50 s",
+                "feed p95 s",
+                "feed max s",
+                "floor batch s",
+                "floor p50 s",
+                "p50 / floor p50",
+                "customer_segments p50 s (batch median)",
+                "p95 s (batch max)",
+                "state batch median s",
+                "load avg",
+            ],
+            [
+                (
+                    r[0],
+                    r[1],
+                    f"{r[2]:.2f}",
+                    f"{r[3]:.2f}",
+                    f"{r[4]:.2f}",
+                    f"{r[5]:.2f}",
+                    f"{r[6]:.2f}",
+                    f"{r[2] / r[6]:.1f}x",
+                    "-" if r[7] is None else f"{r[7]:.2f}",
+                    "-" if r[8] is None else f"{r[8]:.2f}",
+                    "-" if r[9] is None else f"{r[9]:.2f}",
+                    f"{r[10]:.2f}",
+                )
+                for r in rows
+            ],
+        )
+    )
+    top = rows[-1]
+    print(
+        f"feed p50 at {top[0]:,}/s: {top[2]:.2f} s vs 2 s {verdict(top[2], 2.0)}; p95 {top[3]:.2f} s vs 5 s {verdict(top[3], 5.0)}; p50 / floor {top[2] / top[6]:.1f}x vs 3x {verdict(top[2] / top[6], 3.0)}"
+    )
+    print(
+        f"backlog: {backlog_rate:,.0f} events/s with the start, {rate_after_first:,.0f} after the first batch, vs 20,000 {verdict(rate_after_first, 20_000, smaller_is_better=False)}"
+    )
+    print(f"customer-state batches after the restart (s): {[b[3] for b in restarted]}")
+    if first_restart is not None and steady_restart:
+        print(
+            f"first customer-state batch after a restart: {first_restart:.2f} s vs steady {steady_restart:.2f} s ({first_restart / steady_restart:.1f}x, target 3x {verdict(first_restart / steady_restart, 3.0)})"
+        )
+    print(
+        f"state: {customers:,} customers ({last[4]:,} state rows: customers and the event ids "
+        f"kept for de-duplication), {state_disk:,} bytes on disk (every retained version), "
+        f"{state_disk / customers:.0f} per customer; {last[5]:,} bytes in memory"
+    )
+    if big is not None and steady.get(args.rates[0]):
+        base = statistics.median(steady[args.rates[0]])
+        print(
+            f"state batch at {args.big_customers:,} customers: {big:.2f} s vs {base:.2f} s at {args.customers:,} ({big / base:.2f}x, target 1.5x {verdict(big / base, 1.5)})"
+        )
+
+
+def _clock(hms: str, near: float) -> float:
+    """The epoch time of a log line's HH:MM:SS (UTC) nearest to `near`."""
+    day = datetime.fromtimestamp(near, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    h, m, s = (int(x) for x in hms.split(":"))
+    at = (day + timedelta(hours=h, minutes=m, seconds=s)).timestamp()
+    return min((at - 86400, at, at + 86400), key=lambda t: abs(t - near))
+
+
+if __name__ == "__main__":
+    main()
