@@ -180,7 +180,8 @@ def run(settings: Settings, once: bool = False) -> None:
                 if any(not q.isActive or q.exception() for q in queries()):
                     break
                 now = time.monotonic()
-                if now - checked >= _MODEL_CHECK_S:
+                # A stop asked for meanwhile comes first: a switch takes seconds.
+                if now - checked >= _MODEL_CHECK_S and not stop.is_set():
                     checked = now
                     if state.promotion_pending():
                         # Paused, the checking query feeds the state nothing new, so the
