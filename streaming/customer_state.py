@@ -37,7 +37,7 @@ from segstream.contracts.stream_records import (
 from segstream.model import segments
 from segstream.model.features import ALL_FEATURES
 from segstream.model.record import SegmentModel
-from streaming import sources
+from streaming import sources, transforms
 
 QUERY = STATE_QUERY
 
@@ -50,7 +50,6 @@ def inputs(checked: DataFrame, others: DataFrame, settings: Settings) -> DataFra
     Events are deduplicated by id: a replay of the checking query publishes its batch again.
     """
     text = F.col("value").cast("string")
-    topic = F.col("topic")
     events = (
         checked.select(F.from_json(text, CHECKED_SCHEMA, JSON_OPTIONS).alias("c"))
         .where(F.col("c.event").isNotNull())
@@ -64,12 +63,9 @@ def inputs(checked: DataFrame, others: DataFrame, settings: Settings) -> DataFra
         .drop("event_id")
     )
 
-    def parsed(name: str, schema) -> Column:  # type: ignore[no-untyped-def]
-        return F.when(topic == name, F.from_json(text, schema, JSON_OPTIONS))
-
     rest = others.select(
-        parsed(settings.topic_segment_control, CONTROL_SCHEMA).alias("req"),
-        parsed(settings.topic_customer_scores, SCORES_SCHEMA).alias("held"),
+        transforms.record_of(settings.topic_segment_control, CONTROL_SCHEMA).alias("req"),
+        transforms.record_of(settings.topic_customer_scores, SCORES_SCHEMA).alias("held"),
         F.struct("timestamp", "partition", "offset").alias("req_order"),
     ).select(
         F.coalesce(F.col("req.customer_id"), F.col("held.customer_id")).alias("customer_id"),

@@ -18,9 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming.query import StreamingQuery
 
@@ -43,7 +42,7 @@ from segstream.contracts.tables import (
 )
 from segstream.lake import writes
 from segstream.lake.writes import Txn
-from streaming import sources
+from streaming import sources, transforms
 from streaming.metrics import BatchStats, MetricsRecorder
 
 QUERY = "lake"
@@ -90,9 +89,6 @@ def inputs(spark: SparkSession, settings: Settings) -> DataFrame:
     """
     text = F.col("value").cast("string")
 
-    def parsed(topic: str, schema: Any) -> Column:
-        return F.when(F.col("topic") == topic, F.from_json(text, schema, JSON_OPTIONS))
-
     checked = (
         sources.kafka_topics(
             spark, settings, (settings.topic_checked, settings.topic_segment_changes)
@@ -100,8 +96,8 @@ def inputs(spark: SparkSession, settings: Settings) -> DataFrame:
         .select(
             "topic",
             "timestamp",
-            parsed(settings.topic_checked, CHECKED_SCHEMA).alias("c"),
-            parsed(settings.topic_segment_changes, SEGMENT_CHANGE_SCHEMA).alias("ch"),
+            transforms.record_of(settings.topic_checked, CHECKED_SCHEMA).alias("c"),
+            transforms.record_of(settings.topic_segment_changes, SEGMENT_CHANGE_SCHEMA).alias("ch"),
         )
         .withColumn(
             "dedupe_key",

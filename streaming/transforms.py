@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from segstream.contracts import quarantine as Q
 from segstream.contracts.events import (
@@ -197,6 +198,13 @@ def dedupe_key(parsed: DataFrame) -> DataFrame:
             F.concat(F.lit("q:"), coords)
         ),
     )
+
+
+def record_of(topic: str, schema: T.StructType) -> Column:
+    """The value of a Kafka row of a multi-topic source parsed with `schema` when the row is
+    from `topic` (see `segstream.contracts.stream_records`), else null."""
+    text = F.col("value").cast("string")
+    return F.when(F.col("topic") == topic, F.from_json(text, schema, JSON_OPTIONS))
 
 
 def _event_columns() -> dict[str, Column]:

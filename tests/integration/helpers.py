@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 from kafka import KafkaConsumer
 
+from producers.pacing import Pacer
+from producers.publisher import Publisher
 from segstream.config import Settings
 from segstream.contracts import tables
 from segstream.contracts.events import Event
@@ -36,6 +38,16 @@ def run_cli(
     )
     assert proc.returncode == 0, f"segstream {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
     return proc
+
+
+def produce_paced(settings: Settings, events: list[Event], rate: float) -> None:
+    """Publishes `events` at `rate` per second (a producer thread's body)."""
+    publisher = Publisher(settings)
+    pacer = Pacer(rate)
+    for e in events:
+        pacer.wait()
+        publisher.send_event(e)
+    publisher.close()
 
 
 def expected_rfm(events: list[Event]) -> pd.DataFrame:

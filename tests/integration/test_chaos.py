@@ -25,8 +25,6 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from producers.generator import GeneratorOptions, generate
-from producers.pacing import Pacer
-from producers.publisher import Publisher
 from segstream.config import Settings
 from segstream.contracts import tables
 from segstream.model import registry
@@ -40,6 +38,7 @@ from tests.integration.helpers import (
     expected_rfm,
     feed,
     model_for,
+    produce_paced,
     read_rfm,
     run_cli,
     table,
@@ -50,15 +49,6 @@ pytestmark = pytest.mark.integration
 EVENTS = 50_000
 KILLS = 3
 CENTROIDS = ((-0.5, 0.5, 0.5), (0.5, -0.5, -0.5))
-
-
-def _produce(settings: Settings, events: list, rate: float) -> None:  # type: ignore[type-arg]
-    publisher = Publisher(settings)
-    pacer = Pacer(rate)
-    for e in events:
-        pacer.wait()
-        publisher.send_event(e)
-    publisher.close()
 
 
 def checked_order(settings: Settings) -> list[str]:
@@ -116,7 +106,7 @@ def test_sigkill_at_random_moments_changes_nothing(
     topics.ensure_topics(settings)
     options = GeneratorOptions(customers=2000, seed=99, start=datetime(2024, 2, 1, tzinfo=UTC))
     events = list(itertools.islice(generate(options), EVENTS))
-    producer = threading.Thread(target=_produce, args=(settings, events, 1500.0), daemon=True)
+    producer = threading.Thread(target=produce_paced, args=(settings, events, 1500.0), daemon=True)
     producer.start()
 
     rng = random.Random(2024)

@@ -19,8 +19,6 @@ import pandas as pd
 import pytest
 
 from producers.generator import GeneratorOptions, generate
-from producers.pacing import Pacer
-from producers.publisher import Publisher
 from segstream.config import Settings
 from segstream.contracts import tables
 from segstream.model import registry
@@ -33,6 +31,7 @@ from tests.integration.helpers import (
     expected_rfm,
     feed,
     model_for,
+    produce_paced,
     read_rfm,
     run_cli,
     table,
@@ -41,15 +40,6 @@ from tests.integration.helpers import (
 pytestmark = pytest.mark.integration
 
 EVENTS = 12_000
-
-
-def _produce(settings: Settings, events: list, rate: float) -> None:  # type: ignore[type-arg]
-    publisher = Publisher(settings)
-    pacer = Pacer(rate)
-    for e in events:
-        pacer.wait()
-        publisher.send_event(e)
-    publisher.close()
 
 
 def _wait_for(path: Path, stream: subprocess.Popen[bytes], log: Path) -> None:
@@ -89,7 +79,9 @@ def test_rescore_and_retrain_while_events_arrive_leave_real_transitions(
             stderr=subprocess.STDOUT,
         )
     try:
-        producer = threading.Thread(target=_produce, args=(settings, events, 400.0), daemon=True)
+        producer = threading.Thread(
+            target=produce_paced, args=(settings, events, 400.0), daemon=True
+        )
         producer.start()
         _wait_for(settings.table_path(tables.CUSTOMER_RFM), stream, log)
         run_cli(settings, "rescore")
