@@ -26,7 +26,8 @@ from typing import Final
 
 from pyspark.sql import types as T
 
-from segstream.contracts.events import ITEM_SCHEMA, MONEY
+from segstream.contracts.events import MONEY
+from segstream.contracts.tables import EVENTS_SCHEMA
 from segstream.model.features import ALL_FEATURES
 
 # The query that keeps the customer state (its checkpoint holds the state store).
@@ -39,24 +40,9 @@ RETRAIN: Final = "retrain"
 PURCHASE: Final = "purchase"
 CAUSES: Final = (PURCHASE, AGING, RETRAIN)
 
+# An `events` row without what the lake adds when it writes one.
 CHECKED_EVENT_SCHEMA = T.StructType(
-    [
-        T.StructField("event_id", T.StringType(), False),
-        T.StructField("event_type", T.StringType(), False),
-        T.StructField("customer_id", T.StringType(), False),
-        T.StructField("order_id", T.StringType(), False),
-        T.StructField("event_time", T.TimestampType(), False),
-        T.StructField("amount", MONEY, False),
-        T.StructField("items", T.ArrayType(ITEM_SCHEMA)),
-        T.StructField("item_count", T.LongType(), False),
-        T.StructField("currency", T.StringType(), False),
-        T.StructField("channel", T.StringType()),
-        T.StructField("country", T.StringType()),
-        T.StructField("produced_at", T.TimestampType()),
-        T.StructField("kafka_topic", T.StringType(), False),
-        T.StructField("kafka_partition", T.IntegerType(), False),
-        T.StructField("kafka_offset", T.LongType(), False),
-    ]
+    [f for f in EVENTS_SCHEMA.fields if f.name not in ("event_date", "batch_id", "ingested_at")]
 )
 
 CHECKED_QUARANTINED_SCHEMA = T.StructType(
