@@ -77,11 +77,6 @@ class Settings(BaseSettings):
     topic_segment_changes: str = Field(
         "segment-changes", min_length=1, description="the segment feed segstream publishes"
     )
-    topic_checked: str = Field(
-        "transactions-checked",
-        min_length=1,
-        description="the stream's own: deduplicated events and quarantined messages",
-    )
     topic_customer_scores: str = Field(
         "customer-scores",
         min_length=1,
@@ -104,16 +99,10 @@ class Settings(BaseSettings):
     hot_trigger_interval_s: float = Field(
         0.0,
         ge=0,
-        description="micro-batch trigger interval of the queries on the way to the segment "
-        "feed; 0 starts the next batch as soon as the last one ends",
+        description="micro-batch trigger interval of the customer-state query (the way to the "
+        "segment feed); 0 starts the next batch as soon as the last one ends",
     )
     max_offsets_per_trigger: int = Field(100_000, ge=1, description="backpressure per batch")
-    as_of_max_ahead_days: float = Field(
-        365.0,
-        gt=0,
-        description="an event dated more than this many days after the data's as-of (the "
-        "newest event time seen) is quarantined as beyond_as_of",
-    )
 
     # Batch side: K-Means retraining.
     model_features: tuple[FeatureName, ...] = Field(

@@ -1,17 +1,19 @@
 """The `customer-state` query: each customer's running totals and segment, held in Spark's
 state store, re-scored as soon as something new reaches the customer.
 
-It reads three topics: the checked events (deduplicated by id), re-score requests
-(`segment-control`) and the query's own `customer-scores`, whose latest record per customer
-is the segment the customer holds. A native aggregation per customer keeps the totals (sums,
+It reads three topics: `transactions` (parsed and validated here, valid events deduplicated
+by id), re-score requests (`segment-control`) and the query's own `customer-scores`, whose
+latest record per customer is the segment the customer holds. It is the whole hot path: one
+micro-batch from a purchase to the feed. A native aggregation per customer keeps the totals (sums,
 counts, min/max: exact, and replayed exactly from the checkpoint), the newest request and the
 held record; every customer it updates comes out (update mode), is scored with the model the
 query runs with, and is published in the same Spark job: a `customer-scores` record, and a
 `segment-changes` record when the segment differs from the held one. No table is read, and
 nothing leaves the JVM.
 
-A customer's as-of is the newest of the as-ofs its events were checked at, its requests'
-and its held record's: it never goes back. The model is fixed for the life of the query
+A customer's as-of is the newest of its own event times, its requests' as-ofs and its held
+record's: it never goes back, and it depends on nothing but the customer's own inputs, so a
+replayed batch measures it again exactly. The model is fixed for the life of the query
 (its coefficients are literals of the plan); `streaming.model_switch` pins which one, so a
 batch replayed after a crash scores with the model of its first attempt.
 """
@@ -27,7 +29,6 @@ from segstream.contracts.events import MONEY
 from segstream.contracts.segment_changes import SEGMENT_CHANGE_SCHEMA
 from segstream.contracts.stream_records import (
     AGING,
-    CHECKED_SCHEMA,
     CONTROL_SCHEMA,
     JSON_OPTIONS,
     PURCHASE,
@@ -40,25 +41,20 @@ from segstream.model.record import SegmentModel
 from streaming import sources, transforms
 
 QUERY = STATE_QUERY
+# What `totals` reads of an event.
+_EVENT_FIELDS = ("event_id", "event_type", "event_time", "amount", "item_count", "produced_at")
 
 
-def inputs(checked: DataFrame, others: DataFrame, settings: Settings) -> DataFrame:
-    """Kafka rows of `transactions-checked` and of the other two topics -> one row per event,
-    request or held record: `customer_id`, `ev` (event), `ev_as_of`, `req` (request),
-    `req_order`, `held`.
+def inputs(raw: DataFrame, others: DataFrame, settings: Settings) -> DataFrame:
+    """Kafka rows of `transactions` and of the other two topics -> one row per event, request
+    or held record: `customer_id`, `ev` (event), `req` (request), `req_order`, `held`.
 
-    Events are deduplicated by id: a replay of the checking query publishes its batch again.
+    Only valid events count (the lake quarantines the rest, judged by the same
+    `transforms.parse`), each once: a duplicate event id is dropped, in the state store.
     """
-    text = F.col("value").cast("string")
     events = (
-        checked.select(F.from_json(text, CHECKED_SCHEMA, JSON_OPTIONS).alias("c"))
-        .where(F.col("c.event").isNotNull())
-        .select(
-            F.col("c.event.customer_id").alias("customer_id"),
-            F.col("c.event.event_id").alias("event_id"),
-            F.col("c.event").alias("ev"),
-            F.col("c.as_of").alias("ev_as_of"),
-        )
+        transforms.events(transforms.parse(raw))
+        .select("customer_id", "event_id", F.struct(*_EVENT_FIELDS).alias("ev"))
         .dropDuplicates(["event_id"])
         .drop("event_id")
     )
@@ -93,7 +89,6 @@ def totals(rows: DataFrame) -> DataFrame:
         F.sum(F.when(purchase, ev["item_count"])).alias("items"),
         F.max(ev["event_time"]).alias("last_event_at"),
         F.max(ev["produced_at"]).alias("produced_at"),
-        F.max("ev_as_of").alias("ev_as_of"),
         F.max(F.col("req.as_of")).alias("req_as_of"),
         F.max_by(F.col("req.cause"), F.col("req_order")).alias("req_cause"),
         F.max_by(
@@ -133,7 +128,7 @@ def scored(state: DataFrame, model: SegmentModel | None) -> DataFrame:
         F.coalesce(F.col("items"), F.lit(0)).cast("long").alias("items"),
         "last_event_at",
         "produced_at",
-        F.greatest("ev_as_of", "req_as_of", held["as_of"], "last_event_at").alias("as_of"),
+        F.greatest("req_as_of", held["as_of"], "last_event_at").alias("as_of"),
         F.when(F.col("n_events") > F.coalesce(held["n_events"], F.lit(0)), F.lit(PURCHASE))
         .otherwise(F.coalesce(F.col("req_cause"), F.lit(AGING)))
         .alias("cause"),
@@ -223,11 +218,11 @@ def start(
 ) -> StreamingQuery:
     """Starts the query with `model` (None: totals only, no segments yet)."""
     checkpoint = settings.checkpoint_path(QUERY)
-    checked = sources.kafka_topic(spark, settings, settings.topic_checked)
+    raw = sources.kafka_topic(spark, settings, settings.topic_transactions)
     others = sources.kafka_topics(
         spark, settings, (settings.topic_segment_control, settings.topic_customer_scores)
     )
-    out = records(scored(totals(inputs(checked, others, settings)), model), settings, app_id)
+    out = records(scored(totals(inputs(raw, others, settings)), model), settings, app_id)
     writer = (
         out.writeStream.queryName(QUERY)
         .format("kafka")

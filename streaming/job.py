@@ -1,14 +1,15 @@
-"""Wires the stream: four queries, each with its own checkpoint.
+"""Wires the stream: three queries, each with its own checkpoint.
 
-    transactions ──▶ transactions-checked ──▶ customer-state ──▶ segment-changes (the feed)
-    (dedupe, check)          │                  ▲     │      ──▶ customer-scores ─┐
-                             │   segment-control┘     └────────── (held segment) ◀┘
-                             ▼
-                           lake ──▶ events, quarantine, customer_rfm, customer_segments,
-                                    segment_history (Delta)
+    transactions ──▶ customer-state ──▶ segment-changes (the feed)
+         │  segment-control ──▲  │  ──▶ customer-scores ─┐
+         │                       └────── (held segment) ◀┘
+         ▼
+       lake ◀── segment-changes, customer-scores
+         └──▶ events, quarantine, customer_rfm, customer_segments, segment_history (Delta)
     customers ──▶ customers (Delta)
 
-The first two are the hot path (no table on it); `lake` writes Delta behind them. The job's
+`customer-state` is the hot path (no table on it, one micro-batch from a purchase to the
+feed); `lake` writes Delta behind it. The job's
 loop also switches the customer state to a newly promoted model and asks it to re-score
 everyone (`segstream.rescore_requests`). See docs/architecture.md.
 
@@ -26,16 +27,14 @@ from collections.abc import Callable, Sequence
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming.query import StreamingQuery
 
-from segstream import log_config, options, publishing
+from segstream import log_config, options
 from segstream.config import Settings
 from segstream.contracts import tables
 from segstream.errors import SegstreamError
 from segstream.lake import writes
 from segstream.runtime.signals import stop_on_signals
 from segstream.spark_session import get_spark, use_pool
-from streaming import lake_writer, sources, transforms
-from streaming.batch_plans import BatchPlans
-from streaming.checks import CheckMicroBatch
+from streaming import lake_writer, sources
 from streaming.customers import CustomersMicroBatch
 from streaming.metrics import MetricsRecorder
 from streaming.model_switch import CustomerState
@@ -43,18 +42,17 @@ from streaming.queries import app_id, caught_up, every, stop_between_batches
 
 log = logging.getLogger(__name__)
 
-TRANSACTIONS = "transactions"
 CUSTOMERS = "customers"
 # How long a stop waits for the queries' running batches to end, all queries together.
 _STOP_WAIT_S = 10.0
 # How often the loop writes the metrics it holds (a Delta commit) and looks for a promotion.
 _FLUSH_S = 10.0
 _MODEL_CHECK_S = 5.0
-# `--once`: the queries must have read everything this many checks in a row (one query's
-# output is another's input, and the customer state reads its own).
+# `--once`: the queries must have read everything this many checks in a row (the lake reads
+# what the customer state writes, and the customer state reads its own).
 _IDLE_CHECKS = 3
 # The cores go to the hot path first: with one FIFO queue a Delta MERGE of the lake query
-# held both cores for seconds while the checks and the customer state waited behind it.
+# held both cores for seconds while the customer state waited behind it.
 HOT, LAKE = "hot", "lake"
 POOLS = {HOT: 20, LAKE: 1}
 
@@ -72,40 +70,13 @@ def in_pool(
     return run
 
 
-def transactions_metrics(settings: Settings) -> MetricsRecorder:
-    checkpoint = settings.checkpoint_path(TRANSACTIONS)
-    return MetricsRecorder(
-        TRANSACTIONS, settings.table_path(tables.STREAM_METRICS), app_id(checkpoint, TRANSACTIONS)
-    )
-
-
-def start_transactions(
-    spark: SparkSession, settings: Settings, recorder: MetricsRecorder
-) -> StreamingQuery:
-    checkpoint = settings.checkpoint_path(TRANSACTIONS)
-    handler = CheckMicroBatch(
-        settings,
-        BatchPlans(checkpoint / "segstream-plans"),
-        lambda records: publishing.publish(records, settings, settings.topic_checked),
-        recorder,
-    )
-    raw = sources.kafka_topic(spark, settings, settings.topic_transactions)
-    deduped = transforms.dedupe_key(transforms.parse(raw)).dropDuplicates(["dedupe_key"])
-    writer = (
-        deduped.writeStream.queryName(TRANSACTIONS)
-        .option("checkpointLocation", str(checkpoint))
-        .foreachBatch(in_pool(handler, HOT))
-        .trigger(processingTime=every(settings.hot_trigger_interval_s))
-    )
-    query: StreamingQuery = writer.start()
-    return query
-
-
 def start_lake(spark: SparkSession, settings: Settings) -> tuple[StreamingQuery, MetricsRecorder]:
     txn_app = app_id(settings.checkpoint_path(lake_writer.QUERY), lake_writer.QUERY)
-    # Its duplicates are republished records of its own queries, not of the input.
     recorder = MetricsRecorder(
-        lake_writer.QUERY, settings.table_path(tables.STREAM_METRICS), txn_app, dedupes=False
+        lake_writer.QUERY,
+        settings.table_path(tables.STREAM_METRICS),
+        txn_app,
+        {lake_writer.TRANSACTIONS: settings.topic_transactions},
     )
     handler = lake_writer.LakeMicroBatch(settings, txn_app, recorder)
     query = lake_writer.start(
@@ -154,8 +125,6 @@ def run(settings: Settings, once: bool = False) -> None:
             state.start()
             if state.promotion_pending():
                 state.switch(_STOP_WAIT_S)
-            checks = transactions_metrics(settings)
-            transactions = start_transactions(spark, settings, checks)
             use_pool(spark, LAKE)
             lake, lake_metrics = start_lake(spark, settings)
             customers = start_customers(spark, settings)
@@ -163,11 +132,10 @@ def run(settings: Settings, once: bool = False) -> None:
 
             def queries() -> list[StreamingQuery]:
                 assert state.query is not None
-                return [transactions, state.query, lake, customers]
+                return [state.query, lake, customers]
 
             def flush() -> None:
                 use_pool(spark, LAKE)
-                checks.flush(spark, transactions.recentProgress)
                 lake_metrics.flush(spark, lake.recentProgress)
                 use_pool(spark, HOT)
 
@@ -184,12 +152,7 @@ def run(settings: Settings, once: bool = False) -> None:
                 if now - checked >= _MODEL_CHECK_S and not stop.is_set():
                     checked = now
                     if state.promotion_pending():
-                        # Paused, the checking query feeds the state nothing new, so the
-                        # state reaches a point between batches (its replay is exact).
-                        stop_between_batches([transactions], _STOP_WAIT_S)
-                        flush()
                         state.switch(_STOP_WAIT_S)
-                        transactions = start_transactions(spark, settings, checks)
                 if now - flushed >= _FLUSH_S:
                     flush()
                     flushed = now

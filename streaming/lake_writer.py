@@ -1,10 +1,10 @@
-"""The `lake` query: the analytic truth in Delta, written from the stream's own topics.
+"""The `lake` query: the analytic truth in Delta, behind the hot path.
 
-It reads `transactions-checked` and `segment-changes` (deduplicated: a replay of the query
-that published them publishes them again) and `customer-scores`, and per micro-batch writes
-`events` and `quarantine` (appends), `customer_rfm` and `customer_segments` (upserts of the
-customers' latest records: absolute totals, so a repeat changes nothing) and
-`segment_history` (the changes as published). Every write is idempotent per batch id
+It reads `transactions` (parsed and validated by the same `transforms.parse` as the customer
+state, so both count the same events), `segment-changes` and `customer-scores`, and per
+micro-batch writes `events` and `quarantine` (appends), `customer_rfm` and
+`customer_segments` (upserts of the customers' latest records: absolute totals, so a repeat
+changes nothing) and `segment_history` (the changes as published). Every write is idempotent per batch id
 (Delta's txnAppId/txnVersion), so a crash anywhere followed by a restart commits every row
 once. It is the only writer of those tables, and it measures both latencies: from
 `produced_at` to the feed (the records' Kafka time) and to Delta (its commit).
@@ -25,11 +25,8 @@ from pyspark.sql.streaming.query import StreamingQuery
 
 from segstream.config import Settings
 from segstream.contracts import tables
-from segstream.contracts.quarantine import QUARANTINE_SCHEMA
 from segstream.contracts.segment_changes import SEGMENT_CHANGE_SCHEMA
 from segstream.contracts.stream_records import (
-    CHECKED_EVENT_SCHEMA,
-    CHECKED_SCHEMA,
     JSON_OPTIONS,
     PURCHASE,
     SCORES_SCHEMA,
@@ -47,6 +44,8 @@ from streaming.metrics import BatchStats, MetricsRecorder
 
 QUERY = "lake"
 FEED = "feed"
+# The rows of `stream_metrics` that count the messages of `transactions`.
+TRANSACTIONS = "transactions"
 
 # The tables the `lake` query writes, created before it starts.
 TABLES = (
@@ -61,7 +60,6 @@ TABLES = (
 SEGMENT_UPDATE = {c: f"s.{c}" for c in SEGMENT_MODEL_COLUMNS}
 SEGMENT_INSERT = {**SEGMENT_UPDATE, "customer_id": "s.customer_id"}
 RFM_UPDATE = {f.name: f"s.{f.name}" for f in CUSTOMER_RFM_SCHEMA.fields if f.name != "customer_id"}
-_EVENT_FIELDS = set(CHECKED_EVENT_SCHEMA.fieldNames())
 _CHANGE_FIELDS = set(SEGMENT_CHANGE_SCHEMA.fieldNames())
 
 
@@ -82,78 +80,48 @@ def computed(frame: DataFrame) -> Iterator[DataFrame]:
 
 
 def inputs(spark: SparkSession, settings: Settings) -> DataFrame:
-    """The query's rows: `topic`, `timestamp`, `c` (checked), `s` (scores), `ch` (change).
+    """The query's rows: `transactions` parsed (`transforms.parse`; `kafka_topic` set),
+    `segment-changes` (`ch`) and `customer-scores` (`s`), these two with their Kafka
+    `timestamp`.
 
-    Checked records and changes are deduplicated on their keys; score records need not be
-    (a customer's latest is upserted whole).
+    Messages and changes are deduplicated on their keys (a duplicate event id, a change
+    republished by a replay); score records need not be (a customer's latest is upserted
+    whole).
     """
     text = F.col("value").cast("string")
-
-    checked = (
-        sources.kafka_topics(
-            spark, settings, (settings.topic_checked, settings.topic_segment_changes)
-        )
-        .select(
-            "topic",
-            "timestamp",
-            transforms.record_of(settings.topic_checked, CHECKED_SCHEMA).alias("c"),
-            transforms.record_of(settings.topic_segment_changes, SEGMENT_CHANGE_SCHEMA).alias("ch"),
-        )
-        .withColumn(
-            "dedupe_key",
-            F.coalesce(
-                F.concat(F.lit("e:"), F.col("c.event.event_id")),
-                F.when(
-                    F.col("c.quarantined").isNotNull(),
-                    F.concat_ws(
-                        ":",
-                        F.lit("q"),
-                        "c.quarantined.kafka_topic",
-                        "c.quarantined.kafka_partition",
-                        "c.quarantined.kafka_offset",
-                    ),
-                ),
-                F.concat(F.lit("c:"), F.col("ch.change_id")),
-            ),
-        )
+    parsed = transforms.dedupe_key(
+        transforms.parse(sources.kafka_topic(spark, settings, settings.topic_transactions))
+    )
+    changes = (
+        sources.kafka_topic(spark, settings, settings.topic_segment_changes)
+        .select("timestamp", F.from_json(text, SEGMENT_CHANGE_SCHEMA, JSON_OPTIONS).alias("ch"))
+        .withColumn("dedupe_key", F.concat(F.lit("c:"), F.col("ch.change_id")))
+    )
+    scores = sources.kafka_topic(spark, settings, settings.topic_customer_scores).select(
+        "timestamp", F.from_json(text, SCORES_SCHEMA, JSON_OPTIONS).alias("s")
+    )
+    deduped = (
+        parsed.unionByName(changes, allowMissingColumns=True)
         .dropDuplicates(["dedupe_key"])
         .drop("dedupe_key")
     )
-    scores = sources.kafka_topic(spark, settings, settings.topic_customer_scores).select(
-        "topic", "timestamp", F.from_json(text, SCORES_SCHEMA, JSON_OPTIONS).alias("s")
-    )
-    return checked.unionByName(scores, allowMissingColumns=True)
+    return deduped.unionByName(scores, allowMissingColumns=True)
 
 
-def events_rows(rows: DataFrame) -> DataFrame:
-    e = F.col("c.event")
+def messages(rows: DataFrame) -> DataFrame:
+    """The rows of `inputs` that are messages of `transactions`."""
+    return rows.where(F.col("kafka_topic").isNotNull())
+
+
+def events_rows(rows: DataFrame, batch_id: int) -> DataFrame:
     cols = {
-        **{f.name: e[f.name] for f in EVENTS_SCHEMA.fields if f.name in _EVENT_FIELDS},
-        "event_date": F.to_date(e["event_time"]),
-        "batch_id": F.col("c.check_batch"),
+        **{c: F.col(c) for c in transforms.EVENT_COLUMNS.fieldNames()},
+        "event_date": F.to_date("event_time"),
+        "batch_id": F.lit(batch_id),
         "ingested_at": F.current_timestamp(),
     }
-    return rows.where(e.isNotNull()).select(
+    return transforms.events(messages(rows)).select(
         *[cols[f.name].cast(f.dataType).alias(f.name) for f in EVENTS_SCHEMA.fields]
-    )
-
-
-def quarantine_rows(rows: DataFrame) -> DataFrame:
-    q = F.col("c.quarantined")
-    cols = {
-        "reason": q["reason"],
-        "detail": q["detail"],
-        "raw_key": F.unbase64(q["raw_key"]),
-        "raw_value": F.unbase64(q["raw_value"]),
-        "kafka_topic": q["kafka_topic"],
-        "kafka_partition": q["kafka_partition"],
-        "kafka_offset": q["kafka_offset"],
-        "kafka_timestamp": q["kafka_timestamp"],
-        "batch_id": F.col("c.check_batch"),
-        "quarantined_at": F.current_timestamp(),
-    }
-    return rows.where(q.isNotNull()).select(
-        *[cols[f.name].cast(f.dataType).alias(f.name) for f in QUARANTINE_SCHEMA.fields]
     )
 
 
@@ -226,8 +194,10 @@ class _Summary:
         produced = F.when(purchase, s["produced_at"].cast("double"))
         feed = F.when(purchase, F.col("timestamp").cast("double")) - produced
         r = rows.agg(
-            F.count(F.col("c.event")).alias("events"),
-            F.count(F.col("c.quarantined")).alias("quarantined"),
+            F.count(
+                F.when(F.col("kafka_topic").isNotNull() & F.col("reason").isNull(), True)
+            ).alias("events"),
+            F.count(F.col("reason")).alias("quarantined"),
             F.count(s).alias("scores"),
             F.count(F.col("ch")).alias("changes"),
             F.max(s["model_version"]).alias("model_version"),
@@ -259,9 +229,13 @@ class LakeMicroBatch:
             # Empty writes are skipped: each would still cost a Delta commit. Skipping one is
             # safe for idempotency, which only needs each table's batch ids to grow.
             if summary.events:
-                writes.append(events_rows(rows), self._path(tables.EVENTS), txn)
+                writes.append(events_rows(rows, batch_id), self._path(tables.EVENTS), txn)
             if summary.quarantined:
-                writes.append(quarantine_rows(rows), self._path(tables.QUARANTINE), txn)
+                writes.append(
+                    transforms.quarantined(messages(rows), batch_id),
+                    self._path(tables.QUARANTINE),
+                    txn,
+                )
             if summary.changes:
                 writes.append(history_rows(rows, batch_id), self._path(tables.SEGMENT_HISTORY), txn)
             if summary.scores:
@@ -309,10 +283,10 @@ class LakeMicroBatch:
             )
 
         to_lake = [None if v is None else committed + v for v in lag]
-        self._recorder.record(
-            stats(to_lake, None if s.lag_max is None else committed + s.lag_max), QUERY
-        )
+        lake = stats(to_lake, None if s.lag_max is None else committed + s.lag_max)
+        self._recorder.record(lake, QUERY)
         self._recorder.record(stats(list(feed), s.feed_max), FEED)
+        self._recorder.record(lake, TRANSACTIONS)
 
 
 def start(

@@ -6,19 +6,18 @@ ends) adds the rows read from Kafka, so duplicates dropped = rows read - rows pr
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import SparkSession
 from pyspark.sql.streaming.listener import StreamingQueryProgress
 
 from segstream.contracts.tables import STREAM_METRICS_SCHEMA
 from segstream.lake import writes
-from segstream.lake.times import from_micros
-from streaming import transforms
 
 log = logging.getLogger(__name__)
 
@@ -39,49 +38,15 @@ class BatchStats:
     latency_max_s: float | None
 
 
-@dataclass(frozen=True)
-class BatchSummary:
-    """What one parsed micro-batch holds (see `transforms.batch_summary`)."""
-
-    rows: int
-    valid: int
-    newest_event: datetime | None
-    lag_p50: float | None
-    lag_p95: float | None
-    lag_max: float | None
-
-    @classmethod
-    def of(cls, parsed: DataFrame) -> BatchSummary:
-        row = transforms.batch_summary(parsed).collect()[0]
-        p50, p95 = row["lag_q"] or (None, None)
-        return cls(
-            rows=int(row["rows"]),
-            valid=int(row["valid"]),
-            newest_event=None if row["newest_event"] is None else from_micros(row["newest_event"]),
-            lag_p50=p50,
-            lag_p95=p95,
-            lag_max=row["lag_max"],
-        )
-
-    @property
-    def quarantined(self) -> int:
-        return self.rows - self.valid
-
-    def latency(self, committed_at: datetime) -> tuple[float | None, float | None, float | None]:
-        """p50, p95 and max seconds from the valid events' `produced_at` to `committed_at`."""
-        if self.lag_p50 is None or self.lag_p95 is None or self.lag_max is None:
-            return None, None, None
-        commit = committed_at.timestamp()
-        return commit + self.lag_p50, commit + self.lag_p95, commit + self.lag_max
-
-
 class MetricsRecorder:
     """Joins batch stats with query progress and appends them to `stream_metrics`."""
 
-    def __init__(self, query_name: str, path: Path, app_id: str, *, dedupes: bool = True) -> None:
-        """`dedupes`: the query drops duplicates of its input (rows read - rows processed
-        counts them); else their count is unknown (null)."""
-        self._dedupes = dedupes
+    def __init__(self, query_name: str, path: Path, app_id: str, inputs: Mapping[str, str]) -> None:
+        """`inputs`: the names recorded under which count the messages of one topic (name ->
+        topic): their input is the rows the query read of it, and what it read but did not
+        process are the duplicates it dropped. Other names count every row read, and their
+        duplicates are unknown (null)."""
+        self._inputs = inputs
         self._query = query_name
         self._path = path
         self._app_id = app_id
@@ -114,22 +79,24 @@ class MetricsRecorder:
         )
 
     def flush(self, spark: SparkSession, progress: Sequence[StreamingQueryProgress]) -> None:
-        read = {int(p.batchId): int(p.numInputRows) for p in progress}
+        read = {int(p.batchId): p for p in progress}
         ready = sorted(b for b in self._pending if b in read)
         if not ready:
             return
         rows = []
         for batch_id in ready:
             for query, s in self._pending.pop(batch_id):
+                topic = self._inputs.get(query)
+                rows_read = _rows_read(read[batch_id], topic)
                 rows.append(
                     {
                         **asdict(s),
                         "query": query,
-                        "input_rows": read[batch_id],
+                        "input_rows": rows_read,
                         "quarantined_rows": s.processed_rows - s.valid_rows,
-                        "duplicates_dropped": read[batch_id] - s.processed_rows
-                        if self._dedupes
-                        else None,
+                        "duplicates_dropped": None
+                        if topic is None
+                        else rows_read - s.processed_rows,
                         "rows_per_s": s.processed_rows / s.batch_duration_s
                         if s.batch_duration_s
                         else 0.0,
@@ -140,3 +107,14 @@ class MetricsRecorder:
             STREAM_METRICS_SCHEMA,
         )
         writes.append(frame, self._path, writes.Txn(self._app_id, ready[-1]))
+
+
+def _rows_read(progress: StreamingQueryProgress, topic: str | None) -> int:
+    """The rows a batch read: of the sources that read only `topic`, or of all (None)."""
+    if topic is None:
+        return int(progress.numInputRows)
+    return sum(
+        int(source.numInputRows)
+        for source in progress.sources
+        if set(json.loads(source.endOffset or "{}")) == {topic}
+    )

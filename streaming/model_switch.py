@@ -2,11 +2,11 @@
 
 The model is a literal of the query's plan, so it changes only by a restart of the query,
 and only between batches: a batch replayed after a crash then scores with the model of its
-first attempt. The model runs is pinned next to the checkpoint
-(`segstream-model.json`). To switch, the job pauses the query that feeds the customer state,
-lets the state read everything it was given (it then sits between batches), stops it, pins
-the promoted model and starts it again; then every customer it holds is asked to be
-re-scored (`retrain` requests). `requests_published` tells a restart whether that is still
+first attempt. The model it runs is pinned next to the checkpoint
+(`segstream-model.json`). To switch, the job stops the query after its running batch (a
+batch stopped midway is first finished with the old model), pins the promoted model and
+starts it again; then every customer it holds is asked to be re-scored (`retrain`
+requests). `requests_published` tells a restart whether that is still
 to be done.
 """
 
@@ -29,9 +29,13 @@ from segstream.model.record import SegmentModel
 from segstream.rescore_requests import publish_requests
 from streaming import customer_state
 from streaming.model_cache import ModelCache
-from streaming.queries import app_id, caught_up, every, stop_between_batches
+from streaming.queries import app_id, every, stop_between_batches
 
 log = logging.getLogger(__name__)
+
+# How long a switch lets the old model finish a batch it had begun (a first batch after a
+# restart, which replays one, took up to 41 s on a loaded 2-core machine).
+_REPLAY_WAIT_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -61,15 +65,21 @@ class ModelPin:
         return pin
 
 
-def in_flight(checkpoint: Path) -> bool:
-    """Whether the query at `checkpoint` planned a batch it has not committed (a restart
-    would replay it)."""
+def _newest(checkpoint: Path, folder: str) -> int:
+    ids = [int(p.name) for p in (checkpoint / folder).glob("*") if p.name.isdigit()]
+    return max(ids, default=-1)
 
-    def newest(folder: str) -> int:
-        ids = [int(p.name) for p in (checkpoint / folder).glob("*") if p.name.isdigit()]
-        return max(ids, default=-1)
 
-    return newest("offsets") > newest("commits")
+def in_flight(checkpoint: Path) -> int | None:
+    """The batch the query at `checkpoint` planned and has not committed (a restart would
+    replay it), or None."""
+    planned = _newest(checkpoint, "offsets")
+    return planned if planned > _newest(checkpoint, "commits") else None
+
+
+def committed(checkpoint: Path, batch_id: int) -> bool:
+    """Whether the query at `checkpoint` has committed `batch_id`."""
+    return _newest(checkpoint, "commits") >= batch_id
 
 
 class CustomerState:
@@ -97,12 +107,17 @@ class CustomerState:
         return self.query
 
     def start(self) -> None:
-        """Starts the query with its pinned model; a new state takes the promoted one."""
+        """Starts the query with its pinned model, or the promoted one when it can: a new
+        state holds nobody yet, and a stopped one with no batch to replay sits between two
+        batches. Else `promotion_pending` tells that a `switch` is due."""
         pin = self._pin.get()
+        promoted = self._models.get()
+        version = None if promoted is None else promoted.version
         if pin is None:
-            # A new state holds nobody yet: every customer is scored as its events arrive.
-            promoted = self._models.get()
-            pin = self._pin.set(Pin(None if promoted is None else promoted.version, True))
+            # Every customer is scored as its events arrive: nobody to re-score.
+            pin = self._pin.set(Pin(version, True))
+        elif version != pin.model_version and in_flight(self._checkpoint) is None:
+            pin = self._pin.set(Pin(version, False))
         self._start(pin.model_version)
         if not pin.requests_published:
             self._request_rescore(pin)
@@ -113,8 +128,7 @@ class CustomerState:
         return promoted is not None and (pin is None or promoted.version != pin.model_version)
 
     def switch(self, wait_s: float) -> None:
-        """Restarts the query with the promoted model. Call it with the queries that feed
-        the state paused: it waits until the state has read what it was given."""
+        """Restarts the query with the promoted model, between two of its batches."""
         promoted = self._models.get()
         pin = self._pin.get()
         assert promoted is not None and pin is not None and self.query is not None
@@ -122,14 +136,18 @@ class CustomerState:
             "customer state: switching from model %s to v%d", pin.model_version, promoted.version
         )
         while True:
-            deadline = time.monotonic() + wait_s
-            while not caught_up([self.query], self._settings) and time.monotonic() < deadline:
-                time.sleep(0.2)
             stop_between_batches([self.query], wait_s)
-            if not in_flight(self._checkpoint):
+            replay = in_flight(self._checkpoint)
+            if replay is None:
                 break
             # Stopped inside a batch: the old model finishes it first.
             self._start(pin.model_version)
+            deadline = time.monotonic() + _REPLAY_WAIT_S
+            while not committed(self._checkpoint, replay) and time.monotonic() < deadline:
+                error = self.query.exception()
+                if error is not None:
+                    raise error
+                time.sleep(0.1)
         pin = self._pin.set(Pin(promoted.version, False))
         self._start(pin.model_version)
         self._request_rescore(pin)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -18,8 +16,13 @@ from segstream.contracts.events import (
     OPTIONAL_STRING_FIELDS,
     REQUIRED_FIELDS,
 )
-from segstream.contracts.stream_records import CHECKED_EVENT_SCHEMA, JSON_OPTIONS
-from segstream.lake.times import as_of_column
+from segstream.contracts.stream_records import JSON_OPTIONS
+from segstream.contracts.tables import EVENTS_SCHEMA
+
+# An `events` row without what the lake adds when it writes one.
+EVENT_COLUMNS = T.StructType(
+    [f for f in EVENTS_SCHEMA.fields if f.name not in ("event_date", "batch_id", "ingested_at")]
+)
 
 # A JSON number with at most two decimals, as the contract requires of money.
 _MONEY_TEXT = r"^-?[0-9]+(\.[0-9]{1,2})?$"
@@ -151,8 +154,10 @@ def parse(raw: DataFrame) -> DataFrame:
             F.concat(F.lit("event_time is not ISO-8601: "), e["event_time"]),
         ),
         (
+            # Against the time the broker took the message, not the clock of whoever reads
+            # it: every query (and every replay) then judges a message alike.
             event_time
-            > F.current_timestamp() + F.expr(f"INTERVAL {int(MAX_FUTURE.total_seconds())} SECONDS"),
+            > F.col("timestamp") + F.expr(f"INTERVAL {int(MAX_FUTURE.total_seconds())} SECONDS"),
             Q.FUTURE_EVENT_TIME,
             F.concat(F.lit("event_time too far in the future: "), e["event_time"]),
         ),
@@ -168,23 +173,6 @@ def parse(raw: DataFrame) -> DataFrame:
             F.col("broken.reason").alias("reason"),
             F.col("broken.detail").alias("detail"),
         )
-    )
-
-
-def beyond_as_of(parsed: DataFrame, bound: datetime | None) -> DataFrame:
-    """Marks the valid rows dated after `bound` (as-of + the allowed lead) as quarantined
-    with reason `beyond_as_of`; the other rows are unchanged. No bound, no change."""
-    if bound is None:
-        return parsed
-    late_enough = F.col("event_ts") > as_of_column(bound)
-    hit = F.col("reason").isNull() & late_enough
-    detail = F.concat(
-        F.lit("event_time "),
-        F.col("e.event_time"),
-        F.lit(f" is after {bound.isoformat()}, the newest event time seen plus the allowed lead"),
-    )
-    return parsed.withColumn("detail", F.when(hit, detail).otherwise(F.col("detail"))).withColumn(
-        "reason", F.when(hit, F.lit(Q.BEYOND_AS_OF)).otherwise(F.col("reason"))
     )
 
 
@@ -207,14 +195,15 @@ def record_of(topic: str, schema: T.StructType) -> Column:
     return F.when(F.col("topic") == topic, F.from_json(text, schema, JSON_OPTIONS))
 
 
-def _event_columns() -> dict[str, Column]:
-    """A valid parsed row's fields, as `transactions-checked` carries them."""
+def events(parsed: DataFrame) -> DataFrame:
+    """The valid rows of `parse`, shaped as the `events` table without what the lake adds
+    when it writes one (`EVENT_COLUMNS`)."""
     e = F.col("e")
     item_count = F.coalesce(
         F.aggregate(e["items"], F.lit(0).cast("long"), lambda acc, i: acc + i["quantity"]),
         F.lit(0).cast("long"),
     )
-    return {
+    cols = {
         "event_id": e["event_id"],
         "event_type": e["event_type"],
         "customer_id": e["customer_id"],
@@ -231,35 +220,8 @@ def _event_columns() -> dict[str, Column]:
         "kafka_partition": F.col("kafka_partition"),
         "kafka_offset": F.col("kafka_offset"),
     }
-
-
-def checked_records(parsed: DataFrame, batch_id: int, as_of: datetime | None) -> DataFrame:
-    """Every parsed row as a `transactions-checked` record (`key`, `value` as bytes); see
-    `segstream.contracts.stream_records`."""
-    valid = F.col("reason").isNull()
-    event_cols = _event_columns()
-    event = F.struct(
-        *[event_cols[f.name].cast(f.dataType).alias(f.name) for f in CHECKED_EVENT_SCHEMA.fields]
-    )
-    bad = F.struct(
-        F.col("reason"),
-        F.col("detail"),
-        F.base64("raw_key").alias("raw_key"),
-        F.base64("raw_value").alias("raw_value"),
-        F.col("kafka_topic"),
-        F.col("kafka_partition"),
-        F.col("kafka_offset"),
-        F.col("kafka_timestamp"),
-    )
-    value = F.struct(
-        F.lit(batch_id).cast("long").alias("check_batch"),
-        (F.lit(None).cast("timestamp") if as_of is None else as_of_column(as_of)).alias("as_of"),
-        F.when(valid, event).alias("event"),
-        F.when(~valid, bad).alias("quarantined"),
-    )
-    return parsed.select(
-        F.when(valid, F.col("e.customer_id")).cast("binary").alias("key"),
-        F.to_json(value, JSON_OPTIONS).cast("binary").alias("value"),
+    return parsed.where(F.col("reason").isNull()).select(
+        *[cols[f.name].cast(f.dataType).alias(f.name) for f in EVENT_COLUMNS.fields]
     )
 
 
@@ -276,23 +238,4 @@ def quarantined(parsed: DataFrame, batch_id: int) -> DataFrame:
         "kafka_timestamp",
         F.lit(batch_id).cast("long").alias("batch_id"),
         F.current_timestamp().alias("quarantined_at"),
-    )
-
-
-def batch_summary(parsed: DataFrame) -> DataFrame:
-    """One row of what a parsed batch holds, in one pass: rows, valid rows, and among the
-    valid ones the newest event time (epoch microseconds) and the latency terms `lag_q`
-    (p50, p95) and `lag_max` of -`produced_at` in epoch seconds.
-
-    Latency is commit time - `produced_at`, and the commit time is not known yet; adding it
-    to percentiles of -`produced_at` later gives exactly the percentiles of latency.
-    """
-    valid = F.col("reason").isNull()
-    lag = -F.when(valid, F.try_to_timestamp(F.col("e.produced_at"))).cast("double")
-    return parsed.agg(
-        F.count(F.lit(1)).alias("rows"),
-        F.count(F.when(valid, True)).alias("valid"),
-        F.max(F.when(valid, F.unix_micros("event_ts"))).alias("newest_event"),
-        F.percentile_approx(lag, [0.5, 0.95], 10_000).alias("lag_q"),
-        F.max(lag).alias("lag_max"),
     )

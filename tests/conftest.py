@@ -36,7 +36,6 @@ def make_settings(root: Path, **overrides: object) -> Settings:
     tx = values.get("topic_transactions")
     if tx is not None:
         for field, suffix in (
-            ("topic_checked", "checked"),
             ("topic_customer_scores", "scores"),
             ("topic_segment_control", "control"),
         ):

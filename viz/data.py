@@ -234,9 +234,9 @@ def _optional(value: object) -> float | None:
     return None if pd.isna(value) else float(value)  # type: ignore[arg-type]
 
 
-# The queries of `stream_metrics` whose rows count input events, and measure the latency to
-# the feed and to Delta (see streaming/lake_writer.py).
-CHECKS, FEED, LAKE = "transactions", "feed", "lake"
+# The rows of `stream_metrics` that count the messages of `transactions`, and measure the
+# latency to the feed and to Delta (all written by the lake query, streaming/lake_writer.py).
+MESSAGES, FEED, LAKE = "transactions", "feed", "lake"
 
 
 def _newest_latency(metrics: pd.DataFrame, query: str) -> tuple[float | None, float | None]:
@@ -252,7 +252,7 @@ def stream_summary(metrics: pd.DataFrame, now: pd.Timestamp) -> StreamSummary | 
     if metrics.empty:
         return None
     ended = metrics["started_at"] + pd.to_timedelta(metrics["batch_duration_s"], unit="s")
-    checks = metrics[metrics["query"] == CHECKS]
+    checks = metrics[metrics["query"] == MESSAGES]
     feed = _newest_latency(metrics, FEED)
     lake = _newest_latency(metrics, LAKE)
     return StreamSummary(

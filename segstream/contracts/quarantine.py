@@ -34,11 +34,6 @@ REASONS: Final = (
     FUTURE_EVENT_TIME,
 )
 
-# Not a property of the message alone, so not among the parse reasons above: a valid event
-# dated more than `as_of_max_ahead_days` after the newest event time the stream has seen.
-# Counted, it would age every other customer at once.
-BEYOND_AS_OF: Final = "beyond_as_of"
-
 QUARANTINE_SCHEMA = T.StructType(
     [
         T.StructField("reason", T.StringType(), False),

@@ -1,13 +1,9 @@
-"""The records the stream passes between its own queries, and the re-score requests it takes.
+"""The stream's own records, and the re-score requests it takes.
 
-Three topics, each keyed by `customer_id` (UTF-8; a quarantined message keeps no key), so one
-customer's records stay in order on one partition. Values are JSON objects (UTF-8) with the
-fields of the schemas below, timestamps ISO-8601 UTC with microseconds (`JSON_OPTIONS`).
+Two topics, each keyed by `customer_id` (UTF-8), so one customer's records stay in order on
+one partition. Values are JSON objects (UTF-8) with the fields of the schemas below,
+timestamps ISO-8601 UTC with microseconds (`JSON_OPTIONS`).
 
-- `transactions-checked` (`CHECKED_SCHEMA`): every message of `transactions` once, after
-  deduplication and validation, with the check's micro-batch id and the as-of it measured.
-  Exactly one of `event` (a valid event, shaped as the `events` table) and `quarantined`
-  (the message's bytes, base64, and why) is set.
 - `customer-scores` (`SCORES_SCHEMA`): a customer's running totals (the `customer_rfm`
   columns), features and segment, published every time something new reached the customer
   (an event or a re-score request). `n_inputs` counts those inputs: it orders one
@@ -27,7 +23,6 @@ from typing import Final
 from pyspark.sql import types as T
 
 from segstream.contracts.events import MONEY
-from segstream.contracts.tables import EVENTS_SCHEMA
 from segstream.model.features import ALL_FEATURES
 
 # The query that keeps the customer state (its checkpoint holds the state store).
@@ -39,35 +34,6 @@ AGING: Final = "aging"
 RETRAIN: Final = "retrain"
 PURCHASE: Final = "purchase"
 CAUSES: Final = (PURCHASE, AGING, RETRAIN)
-
-# An `events` row without what the lake adds when it writes one.
-CHECKED_EVENT_SCHEMA = T.StructType(
-    [f for f in EVENTS_SCHEMA.fields if f.name not in ("event_date", "batch_id", "ingested_at")]
-)
-
-CHECKED_QUARANTINED_SCHEMA = T.StructType(
-    [
-        T.StructField("reason", T.StringType(), False),
-        T.StructField("detail", T.StringType(), False),
-        T.StructField("raw_key", T.StringType()),
-        T.StructField("raw_value", T.StringType()),
-        T.StructField("kafka_topic", T.StringType(), False),
-        T.StructField("kafka_partition", T.IntegerType(), False),
-        T.StructField("kafka_offset", T.LongType(), False),
-        T.StructField("kafka_timestamp", T.TimestampType()),
-    ]
-)
-
-# Dedupe key: `event.event_id` of an event; the original Kafka coordinates of a
-# quarantined message.
-CHECKED_SCHEMA = T.StructType(
-    [
-        T.StructField("check_batch", T.LongType(), False),
-        T.StructField("as_of", T.TimestampType()),
-        T.StructField("event", CHECKED_EVENT_SCHEMA),
-        T.StructField("quarantined", CHECKED_QUARANTINED_SCHEMA),
-    ]
-)
 
 # Dedupe key: (`customer_id`, `n_inputs`). `produced_at` is the newest event's, for
 # latency; the segment fields are null while no model is promoted.

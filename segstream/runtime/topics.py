@@ -51,7 +51,6 @@ def topic_specs(settings: Settings) -> dict[str, dict[str, Any]]:
             "configs": {"cleanup.policy": "compact"},
         },
         settings.topic_segment_changes: {"num_partitions": settings.topic_partitions},
-        settings.topic_checked: {"num_partitions": settings.topic_partitions},
         # Compacted: the latest record of every customer the stream holds stays, which is
         # the list a model switch re-scores.
         settings.topic_customer_scores: {

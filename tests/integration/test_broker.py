@@ -24,7 +24,6 @@ def test_restart_after_kill_keeps_topics(tmp_path: Path) -> None:
             "customers",
             "segment-changes",
             "survivor",
-            "survivor-checked",
             "survivor-control",
             "survivor-scores",
         ]

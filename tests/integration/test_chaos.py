@@ -51,12 +51,12 @@ KILLS = 3
 CENTROIDS = ((-0.5, 0.5, 0.5), (0.5, -0.5, -0.5))
 
 
-def checked_order(settings: Settings) -> list[str]:
-    """Event ids in the order of `transactions-checked` (per partition, by offset), each at
-    its first occurrence."""
+def arrival_order(settings: Settings) -> list[str]:
+    """Event ids in the order of `transactions` (per partition, by offset), each at its
+    first occurrence."""
     consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=None)
     try:
-        topic = settings.topic_checked
+        topic = settings.topic_transactions
         parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         consumer.assign(parts)
         consumer.seek_to_beginning(*parts)
@@ -65,9 +65,7 @@ def checked_order(settings: Settings) -> list[str]:
         while any(consumer.position(tp) < ends[tp] for tp in parts):
             for records in consumer.poll(timeout_ms=1000, max_records=50_000).values():
                 for r in records:
-                    event = json.loads(r.value).get("event")
-                    if event:
-                        rows.append((r.partition, r.offset, event["event_id"]))
+                    rows.append((r.partition, r.offset, json.loads(r.value)["event_id"]))
     finally:
         consumer.close()
     seen: set[str] = set()
@@ -159,11 +157,11 @@ def test_sigkill_at_random_moments_changes_nothing(
     changes = check_feed(feed(settings), history)
     # Every change names the segment its own features give, and those features are the
     # totals of a prefix of the customer's events, in the order the customer state read them
-    # (transactions-checked, where a replayed check republishes: first occurrences count).
+    # (one customer's events are on one partition of `transactions`).
     by_id = {e.event_id: e for e in events}
     prefixes: dict[str, set[tuple[int, Decimal]]] = {}
     running: dict[str, tuple[int, Decimal]] = {}
-    for event_id in checked_order(settings):
+    for event_id in arrival_order(settings):
         e = by_id[event_id]
         orders, money = running.get(e.customer_id, (0, Decimal("0.00")))
         if e.event_type == "purchase":

@@ -1,7 +1,7 @@
 """The customer state's aggregation and scoring on static frames of Kafka rows (the same plan
-the stream runs per micro-batch): exact totals with a republished event counted once,
-nothing emitted without new input, the held segment decides what is a change, the cause,
-and an as-of that never goes back."""
+the stream runs per micro-batch): exact totals with a duplicate event and a rejected message
+not counted, nothing emitted without new input, the held segment decides what is a change,
+the cause, and an as-of that never goes back."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from segstream.contracts.events import Event, Item, dumps
 from segstream.contracts.stream_records import AGING, PURCHASE, RETRAIN
 from segstream.model.features import pandas_features
 from segstream.model.record import SegmentModel
@@ -44,27 +45,10 @@ def _iso(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _event(eid: str, cid: str, kind: str, days: float, amount: str, as_of_days: float) -> dict:
+def _event(eid: str, cid: str, kind: str, days: float, amount: str) -> Event:
+    items = (Item("sku-1", "books", 2, Decimal(amount)),) if kind == "purchase" else ()
     t = T0 + timedelta(days=days)
-    return {
-        "check_batch": 0,
-        "as_of": _iso(T0 + timedelta(days=as_of_days)),
-        "event": {
-            "event_id": eid,
-            "event_type": kind,
-            "customer_id": cid,
-            "order_id": f"o-{eid}",
-            "event_time": _iso(t),
-            "amount": float(amount),
-            "items": [],
-            "item_count": 2 if kind == "purchase" else 0,
-            "currency": "USD",
-            "produced_at": _iso(t),
-            "kafka_topic": "tx",
-            "kafka_partition": 0,
-            "kafka_offset": 0,
-        },
-    }
+    return Event(eid, kind, cid, f"o-{eid}", t, Decimal(amount), items)  # type: ignore[arg-type]
 
 
 def _held(cid: str, n_inputs: int, n_events: int, segment: int, as_of_days: float) -> dict:
@@ -89,16 +73,16 @@ def test_totals_changes_causes_and_as_of(spark, tmp_path) -> None:  # type: igno
     settings = make_settings(tmp_path, topic_transactions="tx")
     events = [
         # a: two purchases and a return, new (nothing held)
-        _event("e1", "a", "purchase", 1, "10.10", 2),
-        _event("e2", "a", "purchase", 2, "99.99", 2),
-        _event("e3", "a", "return", 3, "5.05", 9),
-        # b: held after its first event (segment 1); one more event now, old as-of
-        _event("e4", "b", "purchase", 0, "20.00", 1),
-        _event("e5", "b", "purchase", 40, "1.00", 40),
+        _event("e1", "a", "purchase", 1, "10.10"),
+        _event("e2", "a", "purchase", 2, "99.99"),
+        _event("e3", "a", "return", 3, "5.05"),
+        # b: held after its first event (segment 1); one more event now
+        _event("e4", "b", "purchase", 0, "20.00"),
+        _event("e5", "b", "purchase", 40, "1.00"),
         # c: held after its one event; an aging request at a later as-of, no event
-        _event("e6", "c", "purchase", 0, "500.00", 0.5),
+        _event("e6", "c", "purchase", 0, "500.00"),
         # d: held with everything it has: nothing new, nothing out
-        _event("e7", "d", "purchase", 5, "3.00", 5),
+        _event("e7", "d", "purchase", 5, "3.00"),
     ]
     held = [
         _held("b", 1, 1, 1, 1),
@@ -109,23 +93,28 @@ def test_totals_changes_causes_and_as_of(spark, tmp_path) -> None:  # type: igno
         {"customer_id": "c", "cause": AGING, "as_of": _iso(T0 + timedelta(days=120))},
         {"customer_id": "c", "cause": RETRAIN, "as_of": None, "model_version": 3},
     ]
-    rows = (
-        [(settings.topic_checked, e) for e in events]
-        + [(settings.topic_customer_scores, h) for h in held]
-        + [(settings.topic_segment_control, r) for r in requests]
-    )
-    # e2 again: republished by a replay of the checking query.
-    rows.append((settings.topic_checked, events[1]))
+    # e2 again (a duplicate event id), and a message the contract rejects: neither counts.
+    bad = dumps({**events[0].to_dict(events[0].event_time), "event_id": "e0", "amount": -1})
+    messages = [(e.key(), e.encode(e.event_time)) for e in [*events, events[1]]] + [(b"a", bad)]
+    arrived = [*[e.event_time for e in events], events[1].event_time, T0]
+    control = [(settings.topic_customer_scores, h) for h in held] + [
+        (settings.topic_segment_control, r) for r in requests
+    ]
     raw = spark.createDataFrame(
         [
-            (None, json.dumps(v).encode(), topic, 0, i, T0 + timedelta(seconds=i), 0)
-            for i, (topic, v) in enumerate(rows)
+            (key, value, settings.topic_transactions, 0, i, at, 0)
+            for i, ((key, value), at) in enumerate(zip(messages, arrived, strict=True))
         ],
         KAFKA_SCHEMA,
     )
-    checked = raw.where(raw.topic == settings.topic_checked)
-    others = raw.where(raw.topic != settings.topic_checked)
-    state = customer_state.totals(customer_state.inputs(checked, others, settings))
+    others = spark.createDataFrame(
+        [
+            (None, json.dumps(v).encode(), topic, 0, i, T0 + timedelta(seconds=i), 0)
+            for i, (topic, v) in enumerate(control)
+        ],
+        KAFKA_SCHEMA,
+    )
+    state = customer_state.totals(customer_state.inputs(raw, others, settings))
     got = customer_state.scored(state, MODEL).toPandas().set_index("customer_id").sort_index()
 
     assert list(got.index) == ["a", "b", "c"]  # d: nothing new
@@ -140,7 +129,7 @@ def test_totals_changes_causes_and_as_of(spark, tmp_path) -> None:  # type: igno
     assert got["cause"].to_dict() == {"a": PURCHASE, "b": PURCHASE, "c": RETRAIN}
     day = pd.Timestamp(T0).tz_localize(None)
     assert got["as_of"].to_dict() == {
-        "a": day + pd.Timedelta(days=9),
+        "a": day + pd.Timedelta(days=3),
         "b": day + pd.Timedelta(days=40),
         "c": day + pd.Timedelta(days=120),
     }

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import base64
 import json
-import math
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
+from decimal import Decimal
 
 import pytest
 from pyspark.sql import types as T
@@ -13,7 +12,6 @@ from pyspark.sql import types as T
 from segstream.contracts import quarantine as Q
 from segstream.testing import KAFKA_SCHEMA
 from streaming import transforms
-from streaming.metrics import BatchSummary
 
 pytestmark = pytest.mark.spark
 
@@ -58,6 +56,8 @@ CASES: list[tuple[bytes | None, str | None]] = [
     (_with(items=[{"sku": "s", "quantity": 0, "unit_price": 1.0}]), Q.INVALID_ITEM),
     (_with(event_time="yesterday"), Q.INVALID_EVENT_TIME),
     (_with(event_time="2999-01-01T00:00:00+00:00"), Q.FUTURE_EVENT_TIME),
+    # Past, but more than two days after the broker took the message (2024-01-01).
+    (_with(event_time="2024-01-03T00:00:01+00:00"), Q.FUTURE_EVENT_TIME),
 ]
 
 
@@ -75,25 +75,14 @@ def test_each_message_gets_the_reason_of_its_first_broken_rule(spark) -> None:  
     assert {bytes(r.raw_value) for r in bad} == {v for v, reason in CASES if reason}
     assert all(r.batch_id == 7 and r.detail for r in bad)
 
-    checked = transforms.checked_records(parsed, 7, datetime(2024, 1, 3, tzinfo=UTC)).collect()
-    values = [json.loads(bytes(r.value)) for r in checked]
-    assert len(values) == len(CASES) and {v["check_batch"] for v in values} == {7}
-    good = [(bytes(r.key), v) for r, v in zip(checked, values, strict=True) if v.get("event")]
+    events = transforms.events(parsed).collect()
     assert [
-        (
-            k,
-            v["event"]["event_id"],
-            v["event"]["amount"],
-            v["event"]["item_count"],
-            v["event"]["event_time"],
-            v["as_of"],
-        )
-        for k, v in good
-    ] == [(b"c1", "e1", 10.5, 2, "2024-01-02T03:04:05.123456Z", "2024-01-03T00:00:00.000000Z")]
-    bad_values = sorted(
-        base64.b64decode(v["quarantined"]["raw_value"]) for v in values if v.get("quarantined")
-    )
-    assert bad_values == sorted(v for v, reason in CASES if reason)
+        (e.event_id, e.customer_id, e.amount, e.item_count, e.event_time, e.kafka_offset)
+        for e in events
+    ] == [("e1", "c1", Decimal("10.50"), 2, datetime(2024, 1, 2, 3, 4, 5, 123456), 0)]
+    assert [f.name for f in transforms.events(parsed).schema.fields] == [
+        f.name for f in transforms.EVENT_COLUMNS.fields
+    ]
 
 
 def test_valid_messages_are_deduplicated_by_event_id_and_bad_ones_never(spark) -> None:  # type: ignore[no-untyped-def]
@@ -106,37 +95,3 @@ def test_valid_messages_are_deduplicated_by_event_id_and_bad_ones_never(spark) -
     keyed = transforms.dedupe_key(transforms.parse(spark.createDataFrame(rows, RAW_SCHEMA)))
     kept = keyed.dropDuplicates(["dedupe_key"]).select("dedupe_key").collect()
     assert sorted(r.dedupe_key for r in kept) == ["e:e1", "q:t:0:1", "q:t:0:2"]
-
-
-def test_batch_summary_gives_the_counts_and_latency_percentiles_of_the_valid_events(spark) -> None:  # type: ignore[no-untyped-def]
-    first = datetime(2024, 3, 1, 12, tzinfo=UTC)
-    produced = [first + timedelta(seconds=i * i / 8) for i in range(20)]
-    values = [
-        _with(
-            event_id=f"e{i}",
-            customer_id=f"c{i % 3}",
-            event_time=f"2024-01-0{1 + i % 5}T00:00:00+00:00",
-            produced_at=at.isoformat(),
-        )
-        for i, at in enumerate(produced)
-    ]
-    # Not counted in the latency: a valid event without produced_at, and bad messages.
-    values += [_with(event_id="late", customer_id="c9"), b"{bad", _with(amount=-1.0)]
-    rows = [(b"k", v, "t", 0, offset, datetime(2024, 1, 1)) for offset, v in enumerate(values)]
-    summary = BatchSummary.of(transforms.parse(spark.createDataFrame(rows, RAW_SCHEMA)))
-
-    assert (summary.rows, summary.valid, summary.quarantined) == (23, 21, 2)
-    assert summary.newest_event == datetime(2024, 1, 5, tzinfo=UTC)
-    committed = first + timedelta(minutes=5)
-    lags = sorted((committed - at).total_seconds() for at in produced)
-
-    def percentile(q: float) -> float:
-        # percentile_approx: the smallest value that at least q of the values do not exceed.
-        return lags[math.ceil(q * len(lags)) - 1]
-
-    assert summary.latency(committed) == pytest.approx(
-        (percentile(0.5), percentile(0.95), lags[-1]), abs=1e-6
-    )
-    nothing = BatchSummary.of(transforms.parse(spark.createDataFrame(rows[-2:], RAW_SCHEMA)))
-    assert (nothing.rows, nothing.valid) == (2, 0)
-    assert nothing.latency(committed) == (None, None, None)

@@ -196,7 +196,7 @@ def test_stream_summary_ages_the_newest_batch_end() -> None:
     assert summary is not None
     # The newest batch started at :06 and took 1.5 s: it ended 2.5 s before :10.
     assert summary.last_batch_age_s == pytest.approx(2.5)
-    # Events and quarantined rows are the checking query's; latencies the newest of each.
+    # Events and quarantined rows are those of the `transactions` rows; latencies the newest of each.
     assert (summary.batches, summary.events, summary.quarantined) == (5, 130, 3)
     assert (summary.feed_p50_s, summary.feed_p95_s) == (2.0, 4.0)
     assert (summary.lake_p50_s, summary.lake_p95_s) == (3.0, 5.5)
