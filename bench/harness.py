@@ -280,6 +280,49 @@ class LoadSampler:
         return max(values, default=float("nan"))
 
 
+def _tree(root: int) -> list[int]:
+    """`root` and every live descendant of it."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo += parents.get(pid, [])
+    return out
+
+
+def descendant_running(root: int, argv_part: str) -> int | None:
+    """The first live descendant of `root` whose command line contains `argv_part`."""
+    for pid in _tree(root)[1:]:
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv_part.encode() in argv:
+            return pid
+    return None
+
+
+def cpu_seconds(root: int, tree: bool = True) -> float:
+    """CPU time (user + system) used so far by `root` and, with `tree`, its live descendants
+    (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in _tree(root) if tree else [root]:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
 def median(values: Sequence[float]) -> float:
     return float(statistics.median(values)) if values else float("nan")
 

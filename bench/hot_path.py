@@ -4,9 +4,10 @@ stateful query measured in the same run.
     .venv/bin/python -m bench.hot_path [--customers 100000] [--big-customers 1000000]
         [--rates 1000 5000] [--duration 40] [--backlog 200000] [--keep]
 
-One embedded broker; the stream runs as its own process (`segstream stream`) with a fixed
-model promoted, as in production; the producer (kafka-python, this process) shares the two
-cores with both.
+One embedded broker; the stream runs as its own processes (`segstream stream`: the hot part,
+and the lake part as its child) with a fixed model promoted, as in production; the producer
+(kafka-python, this process) shares the two cores with them. Each rate also reports the
+cores each of those used while it was produced (Linux /proc CPU times).
 
 0. Floor: a bare stateful query in this process (Kafka -> parse JSON -> dropDuplicates ->
    Kafka), trigger 0, at each rate: per-event latency (output record's Kafka time -
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import statistics
 import time
@@ -53,6 +55,8 @@ from pyspark.sql import functions as F
 from bench.harness import (
     LoadSampler,
     bench_settings,
+    cpu_seconds,
+    descendant_running,
     embedded_broker,
     markdown_table,
     promote_fixed_model,
@@ -68,6 +72,7 @@ from segstream.config import Settings
 from segstream.contracts import tables
 from segstream.contracts.events import Event
 from segstream.contracts.stream_records import STATE_QUERY
+from segstream.runtime import kafka_broker
 from segstream.spark_session import get_spark
 
 EVENT_START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -241,6 +246,20 @@ def lake_latency(
     return statistics.median(r[0] for r in rows), max(r[1] for r in rows)
 
 
+def cpu_use(settings: Settings, stream: Any) -> tuple[float, float, float, float]:
+    """CPU seconds used so far by this process (the producer; its idle Spark JVM aside), the
+    broker, the stream's hot part and its lake part (each with its JVM)."""
+    broker = kafka_broker.status(settings).pid
+    lake = descendant_running(stream.pid, "--follow-stdin")
+    lake_s = cpu_seconds(lake) if lake else 0.0
+    return (
+        cpu_seconds(os.getpid(), tree=False),
+        cpu_seconds(broker) if broker else 0.0,
+        cpu_seconds(stream.pid) - lake_s,
+        lake_s,
+    )
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
@@ -348,12 +367,17 @@ def main() -> None:
                 steady: dict[int, list[float]] = {}
                 for rate in args.rates:
                     since, t0 = time.time(), time.monotonic()
+                    cpu0 = cpu_use(settings, proc)
                     load.publish(
                         settings,
                         load.events(range(args.customers), int(rate * args.duration), f"r{rate}"),
                         rate,
                     )
                     until = time.time()
+                    cores = [
+                        (b - a) / (until - since)
+                        for a, b in zip(cpu0, cpu_use(settings, proc), strict=True)
+                    ]
                     wait_counted(scores, load, proc, log, args.timeout)
                     time.sleep(2 * settings.trigger_interval_s + 10)
                     lat = feed_latencies(scores, load, since, until)
@@ -375,6 +399,7 @@ def main() -> None:
                             lake95,
                             statistics.median(durations) if durations else None,
                             load_avg.mean(t0, time.monotonic()),
+                            cores,
                         )
                     )
                     print(
@@ -460,6 +485,7 @@ def main() -> None:
                 "p95 s (batch max)",
                 "state batch median s",
                 "load avg",
+                "cores used: producer / broker / hot part / lake part",
             ],
             [
                 (
@@ -475,6 +501,7 @@ def main() -> None:
                     "-" if r[8] is None else f"{r[8]:.2f}",
                     "-" if r[9] is None else f"{r[9]:.2f}",
                     f"{r[10]:.2f}",
+                    " / ".join(f"{c:.2f}" for c in r[11]),
                 )
                 for r in rows
             ],

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -46,27 +45,8 @@ def _log4j_file(settings: Settings) -> Path:
     return path
 
 
-def _pools_file(settings: Settings, app_name: str, pools: Mapping[str, int]) -> Path:
-    body = "".join(
-        f'  <pool name="{name}"><schedulingMode>FIFO</schedulingMode>'
-        f"<weight>{weight}</weight><minShare>0</minShare></pool>\n"
-        for name, weight in pools.items()
-    )
-    path = (settings.home / f"spark-pools-{app_name}.xml").resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f'<?xml version="1.0"?>\n<allocations>\n{body}</allocations>\n')
-    return path
-
-
-def get_spark(
-    settings: Settings, app_name: str, pools: Mapping[str, int] | None = None
-) -> SparkSession:
-    """Returns the process's SparkSession, creating it on first use.
-
-    Args:
-        pools: fair-scheduler pools (name -> weight) to share the cores between; a thread
-            picks one with `spark.scheduler.pool` (see `use_pool`). None: one FIFO queue.
-    """
+def get_spark(settings: Settings, app_name: str) -> SparkSession:
+    """Returns the process's SparkSession, creating it on first use."""
     logging.getLogger("py4j").setLevel(logging.WARNING)
     builder = (
         SparkSession.builder.appName(app_name)
@@ -90,10 +70,6 @@ def get_spark(
         .config("spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled", "true")
         .config("spark.sql.warehouse.dir", str((settings.home / "spark-warehouse").resolve()))
     )
-    if pools:
-        builder = builder.config("spark.scheduler.mode", "FAIR").config(
-            "spark.scheduler.allocation.file", _pools_file(settings, app_name, pools).as_uri()
-        )
     if not under_spark_submit():
         spark_jars = jars.resolve(settings, jars.spark_jars())
         log4j = f"-Dlog4j2.configurationFile={_log4j_file(settings).as_uri()}"
@@ -111,8 +87,3 @@ def get_spark(
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     return spark
-
-
-def use_pool(spark: SparkSession, pool: str) -> None:
-    """Runs the calling thread's Spark jobs, and those of the queries it starts, in `pool`."""
-    spark.sparkContext.setLocalProperty("spark.scheduler.pool", pool)

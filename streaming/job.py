@@ -1,4 +1,4 @@
-"""Wires the stream: three queries, each with its own checkpoint.
+"""Wires the stream: three queries, each with its own checkpoint, in two parts.
 
     transactions ──▶ customer-state ──▶ segment-changes (the feed)
          │  segment-control ──▲  │  ──▶ customer-scores ─┐
@@ -8,23 +8,27 @@
          └──▶ events, quarantine, customer_rfm, customer_segments, segment_history (Delta)
     customers ──▶ customers (Delta)
 
-`customer-state` is the hot path (no table on it, one micro-batch from a purchase to the
-feed); `lake` writes Delta behind it. The job's
-loop also switches the customer state to a newly promoted model and asks it to re-score
-everyone (`segstream.rescore_requests`). See docs/architecture.md.
+The hot part is `customer-state` (no table on it, one micro-batch from a purchase to the
+feed); its loop also switches the customer state to a newly promoted model and asks it to
+re-score everyone (`segstream.rescore_requests`). The lake part (`lake`, `customers`) writes
+Delta behind it, in a process of its own at a lower CPU priority. See docs/architecture.md.
 
-Runs as `segstream stream` or `spark-submit streaming/job.py [--once]`; both end up in `run()`.
+Runs as `segstream stream` (both parts: `run()`) or `spark-submit streaming/job.py --part
+hot|lake [--once]` (one part each).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import SparkSession
 from pyspark.sql.streaming.query import StreamingQuery
 
 from segstream import log_config, options
@@ -32,8 +36,9 @@ from segstream.config import Settings
 from segstream.contracts import tables
 from segstream.errors import SegstreamError
 from segstream.lake import writes
+from segstream.runtime.processes import die_with_parent
 from segstream.runtime.signals import stop_on_signals
-from segstream.spark_session import get_spark, use_pool
+from segstream.spark_session import get_spark, under_spark_submit
 from streaming import lake_writer, sources
 from streaming.customers import CustomersMicroBatch
 from streaming.metrics import MetricsRecorder
@@ -51,23 +56,11 @@ _MODEL_CHECK_S = 5.0
 # `--once`: the queries must have read everything this many checks in a row (the lake reads
 # what the customer state writes, and the customer state reads its own).
 _IDLE_CHECKS = 3
-# The cores go to the hot path first: with one FIFO queue a Delta MERGE of the lake query
-# held both cores for seconds while the customer state waited behind it.
-HOT, LAKE = "hot", "lake"
-POOLS = {HOT: 20, LAKE: 1}
-
-
-def in_pool(
-    handler: Callable[[DataFrame, int], None], pool: str
-) -> Callable[[DataFrame, int], None]:
-    """A foreachBatch function whose Spark jobs run in `pool`: the function runs in a thread
-    of PySpark's callback server, which does not inherit the query's pool."""
-
-    def run(batch: DataFrame, batch_id: int) -> None:
-        use_pool(batch.sparkSession, pool)
-        handler(batch, batch_id)
-
-    return run
+# The stream's two parts, each its own Spark application: `customer-state` (hot), and `lake`
+# with `customers` behind it, at a lower CPU priority. In one application the cores were
+# shared evenly (fair-scheduler pools only order tasks waiting for a slot): each 10-25 s lake
+# batch (two MERGEs) slowed every customer-state batch 5x, to 6-7 s.
+HOT_PART, LAKE_PART = "hot", "lake"
 
 
 def start_lake(spark: SparkSession, settings: Settings) -> tuple[StreamingQuery, MetricsRecorder]:
@@ -79,9 +72,7 @@ def start_lake(spark: SparkSession, settings: Settings) -> tuple[StreamingQuery,
         {lake_writer.TRANSACTIONS: settings.topic_transactions},
     )
     handler = lake_writer.LakeMicroBatch(settings, txn_app, recorder)
-    query = lake_writer.start(
-        spark, settings, in_pool(handler, LAKE), every(settings.trigger_interval_s)
-    )
+    query = lake_writer.start(spark, settings, handler, every(settings.trigger_interval_s))
     return query, recorder
 
 
@@ -98,75 +89,167 @@ def start_customers(spark: SparkSession, settings: Settings) -> StreamingQuery:
         sources.kafka_topic(spark, settings, settings.topic_customers)
         .writeStream.queryName(CUSTOMERS)
         .option("checkpointLocation", str(checkpoint))
-        .foreachBatch(in_pool(handler, LAKE))
+        .foreachBatch(handler)
         .trigger(processingTime=every(settings.trigger_interval_s))
     )
     query: StreamingQuery = writer.start()
     return query
 
 
-def run(settings: Settings, once: bool = False) -> None:
-    """Runs the stream until SIGTERM/SIGINT (or, with `once`, until every query is idle).
-
-    Raises:
-        pyspark.errors.StreamingQueryException: a query failed; its cause is in the message.
-    """
-    spark = get_spark(settings, "segstream-stream", POOLS)
+def _session(settings: Settings, app_name: str) -> SparkSession:
+    spark = get_spark(settings, app_name)
     # Adaptive query execution runs every shuffle stage as a Spark job of its own; on two
     # shuffle partitions that only adds jobs to every micro-batch.
     spark.conf.set("spark.sql.adaptive.enabled", "false")
+    return spark
+
+
+class _LakePart:
+    """The lake part as a child process at a lower CPU priority. It stops when its stdin
+    closes (`release`; see `run_lake`), or when this process dies."""
+
+    def __init__(self, settings: Settings, once: bool) -> None:
+        def lower_priority() -> None:
+            die_with_parent()
+            os.nice(settings.stream_lake_nice)
+
+        cmd = [sys.executable, "-m", "streaming.job", "--part", LAKE_PART, "--follow-stdin"]
+        self._once = once
+        self._proc = subprocess.Popen(
+            [*cmd, "--once"] if once else cmd,
+            env=settings.to_env(),
+            stdin=subprocess.PIPE,
+            preexec_fn=lower_priority,
+        )
+
+    def gone(self) -> bool:
+        return self._proc.poll() is not None
+
+    def release(self) -> None:
+        """Tells the lake part that the hot part is done: it stops, or with `once` drains."""
+        assert self._proc.stdin is not None
+        if not self._proc.stdin.closed:
+            self._proc.stdin.close()
+
+    def wait(self) -> int:
+        self.release()
+        try:
+            return self._proc.wait(timeout=None if self._once else _STOP_WAIT_S * 2)
+        except subprocess.TimeoutExpired:
+            log.error("the lake part did not stop in %.0f s: killing it", _STOP_WAIT_S * 2)
+            self._proc.kill()
+            return self._proc.wait()
+
+
+def run(settings: Settings, once: bool = False) -> None:
+    """Runs the whole stream until SIGTERM/SIGINT (or, with `once`, until every query is
+    idle): the hot part in this process, the lake part in a child process whose CPU share
+    yields to it (`SEGSTREAM_STREAM_LAKE_NICE`).
+
+    Raises:
+        SegstreamError: the lake part failed (its log says why).
+        pyspark.errors.StreamingQueryException: a query failed; its cause is in the message.
+    """
+    spark = _session(settings, "segstream-stream")
     try:
-        # Entered after the SparkSession exists, whose creation installs PySpark's own SIGINT
-        # handler (it would cancel the running batch instead of letting it finish).
+        # Started once this process has resolved the jars, so the two never fetch them at once.
+        lake = _LakePart(settings, once)
+        try:
+            run_hot(spark, settings, once, lake)
+        finally:
+            code = lake.wait()
+    finally:
+        spark.stop()
+    if code != 0:
+        raise SegstreamError(f"the lake part of the stream exited with status {code}")
+
+
+def run_hot(spark: SparkSession, settings: Settings, once: bool, lake: _LakePart | None) -> None:
+    """The customer state: `customer-state`, and the switch to a promoted model; `lake`, the
+    lake part it runs with (None: run alone)."""
+
+    def lake_gone() -> bool:
+        return lake is not None and lake.gone()
+
+    # Entered after the SparkSession exists, whose creation installs PySpark's own SIGINT
+    # handler (it would cancel the running batch instead of letting it finish).
+    with stop_on_signals("stopping after the current batch") as stop:
+        state = CustomerState(spark, settings)
+        state.start()
+        if state.promotion_pending():
+            state.switch(_STOP_WAIT_S)
+        assert state.query is not None
+        log.info("customer state started (%s)", "drain and exit" if once else "continuous")
+        checked = time.monotonic()
+        idle = 0
+        while not stop.is_set() and not lake_gone():
+            time.sleep(0.5)
+            state.log_progress()
+            if not state.query.isActive or state.query.exception():
+                break
+            now = time.monotonic()
+            # A stop asked for meanwhile comes first: a switch takes seconds.
+            if now - checked >= _MODEL_CHECK_S and not stop.is_set():
+                checked = now
+                if state.promotion_pending():
+                    state.switch(_STOP_WAIT_S)
+            if once:
+                idle = idle + 1 if caught_up([state.query], settings) else 0
+                if idle >= _IDLE_CHECKS:
+                    break
+        if lake_gone():
+            log.error("the lake part of the stream is gone: stopping the customer state")
+        if lake is not None:
+            lake.release()
+        stop_between_batches([state.query], _STOP_WAIT_S)
+        exc = state.query.exception()
+        if exc is not None:
+            raise exc
+        log.info("customer state stopped")
+
+
+def run_lake(settings: Settings, once: bool, follow_stdin: bool) -> None:
+    """The lake part: `lake` and `customers`, until SIGTERM/SIGINT (or, with `once`, until
+    both are idle). `follow_stdin`: run beside a hot part that closes this process's stdin
+    when it is done (or gone): then stop, or with `once` drain from then on."""
+    spark = _session(settings, "segstream-lake")
+    hot_done = threading.Event()
+    if follow_stdin:
+
+        def watch_stdin() -> None:
+            sys.stdin.buffer.read()
+            hot_done.set()
+
+        threading.Thread(target=watch_stdin, daemon=True).start()
+    else:
+        hot_done.set()
+    try:
         with stop_on_signals("stopping after the current batches") as stop:
             writes.ensure_all(spark, settings, lake_writer.TABLES)
-            use_pool(spark, HOT)
-            state = CustomerState(spark, settings)
-            state.start()
-            if state.promotion_pending():
-                state.switch(_STOP_WAIT_S)
-            use_pool(spark, LAKE)
             lake, lake_metrics = start_lake(spark, settings)
             customers = start_customers(spark, settings)
-            use_pool(spark, HOT)
-
-            def queries() -> list[StreamingQuery]:
-                assert state.query is not None
-                return [state.query, lake, customers]
-
-            def flush() -> None:
-                use_pool(spark, LAKE)
-                lake_metrics.flush(spark, lake.recentProgress)
-                use_pool(spark, HOT)
-
-            log.info("stream started (%s)", "drain and exit" if once else "continuous")
-            flushed = checked = time.monotonic()
+            queries = [lake, customers]
+            log.info("lake started (%s)", "drain and exit" if once else "continuous")
+            flushed = time.monotonic()
             idle = 0
-            while not stop.is_set():
+            while not stop.is_set() and not (follow_stdin and hot_done.is_set() and not once):
                 time.sleep(0.5)
-                state.log_progress()
-                if any(not q.isActive or q.exception() for q in queries()):
+                if any(not q.isActive or q.exception() for q in queries):
                     break
-                now = time.monotonic()
-                # A stop asked for meanwhile comes first: a switch takes seconds.
-                if now - checked >= _MODEL_CHECK_S and not stop.is_set():
-                    checked = now
-                    if state.promotion_pending():
-                        state.switch(_STOP_WAIT_S)
-                if now - flushed >= _FLUSH_S:
-                    flush()
-                    flushed = now
-                if once:
-                    idle = idle + 1 if caught_up(queries(), settings) else 0
+                if time.monotonic() - flushed >= _FLUSH_S:
+                    lake_metrics.flush(spark, lake.recentProgress)
+                    flushed = time.monotonic()
+                if once and hot_done.is_set():
+                    idle = idle + 1 if caught_up(queries, settings) else 0
                     if idle >= _IDLE_CHECKS:
                         break
-            stop_between_batches([q for q in queries() if q.isActive], _STOP_WAIT_S)
-            flush()
-            for q in queries():
+            stop_between_batches([q for q in queries if q.isActive], _STOP_WAIT_S)
+            lake_metrics.flush(spark, lake.recentProgress)
+            for q in queries:
                 exc = q.exception()
                 if exc is not None:
                     raise exc
-            log.info("stream stopped")
+            log.info("lake stopped")
     finally:
         spark.stop()
 
@@ -185,6 +268,15 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="process everything available (and what that produces), then exit",
     )
+    p.add_argument(
+        "--part",
+        choices=(HOT_PART, LAKE_PART),
+        help="run one part only: `hot` (the customer state and the feed) or `lake` (the "
+        "Delta tables); under spark-submit, submit both. Default: the whole stream, the lake "
+        "part in a child process",
+    )
+    # Set by the whole stream for its lake part (see `run_lake`).
+    p.add_argument("--follow-stdin", action="store_true", help=argparse.SUPPRESS)
     return p
 
 
@@ -193,7 +285,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     log_config.configure(args.log_level)
     try:
-        run(options.settings_from(args), once=args.once)
+        settings = options.settings_from(args)
+        if args.part == LAKE_PART:
+            run_lake(settings, args.once, args.follow_stdin)
+        elif args.part == HOT_PART:
+            spark = _session(settings, "segstream-stream")
+            try:
+                run_hot(spark, settings, args.once, None)
+            finally:
+                spark.stop()
+        elif under_spark_submit():
+            raise SegstreamError(
+                "under spark-submit, submit each part of the stream: --part hot and --part lake"
+            )
+        else:
+            run(settings, once=args.once)
     except SegstreamError as exc:
         print(f"streaming/job.py: {exc}", file=sys.stderr)
         return exc.exit_code
