@@ -103,12 +103,13 @@ class Settings(BaseSettings):
         "segment feed); 0 starts the next batch as soon as the last one ends",
     )
     max_offsets_per_trigger: int = Field(100_000, ge=1, description="backpressure per batch")
-    stream_lake_nice: int = Field(
+    background_nice: int = Field(
         10,
         ge=0,
         le=19,
-        description="CPU niceness of the stream's lake part (Delta writes), so the hot path "
-        "to the segment feed gets the cores first",
+        description="CPU niceness of the work behind the hot path (the stream's lake part; "
+        "in the demo, the scheduler's batch jobs), so the way to the segment feed gets the "
+        "cores first",
     )
 
     # Batch side: K-Means retraining.

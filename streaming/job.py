@@ -111,7 +111,7 @@ class _LakePart:
     def __init__(self, settings: Settings, once: bool) -> None:
         def lower_priority() -> None:
             die_with_parent()
-            os.nice(settings.stream_lake_nice)
+            os.nice(settings.background_nice)
 
         cmd = [sys.executable, "-m", "streaming.job", "--part", LAKE_PART, "--follow-stdin"]
         self._once = once
@@ -144,7 +144,7 @@ class _LakePart:
 def run(settings: Settings, once: bool = False) -> None:
     """Runs the whole stream until SIGTERM/SIGINT (or, with `once`, until every query is
     idle): the hot part in this process, the lake part in a child process whose CPU share
-    yields to it (`SEGSTREAM_STREAM_LAKE_NICE`).
+    yields to it (`SEGSTREAM_BACKGROUND_NICE`).
 
     Raises:
         SegstreamError: the lake part failed (its log says why).

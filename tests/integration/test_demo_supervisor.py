@@ -45,8 +45,10 @@ def test_ctrl_c_stops_every_process_of_the_demo(tmp_path: Path) -> None:
     )
     rfm_log = settings.table_path(tables.CUSTOMER_RFM) / "_delta_log"
     try:
-        # Table creation is commit 0; a later commit is a micro-batch's merge.
-        assert wait_for(lambda: len(list(rfm_log.glob("*.json"))) >= 2, 240, 1.0), (
+        # Table creation is commit 0; a later commit is a micro-batch's merge. The lake part
+        # runs niced behind the hot path: on 2 cores its first merge came ~3.5 min after the
+        # start.
+        assert wait_for(lambda: len(list(rfm_log.glob("*.json"))) >= 2, 420, 1.0), (
             tmp_path / "demo.log"
         ).read_text()
         kinds = {" ".join(p.cmdline()) for p in our_processes(settings.home)}
