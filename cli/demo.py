@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 _STOP_TIMEOUT_S = 60.0
 
 
-def children(rate: float, background_nice: int) -> list[Child]:
+def children(rate: float) -> list[Child]:
     cli = [sys.executable, "-m", "cli.main"]
     # Stopped in this order: the producer first, so the stream sees its last events.
     return [
@@ -41,8 +41,6 @@ def children(rate: float, background_nice: int) -> list[Child]:
                 "300",
                 "--retrain-on-drift",
             ],
-            # Its retrains are CPU-bound for a minute or more; the feed's latency is not.
-            nice=background_nice,
         ),
         Child("monitor", [*cli, "monitor"]),
     ]
@@ -53,10 +51,7 @@ def run(settings: Settings, rate: float, keep_broker: bool) -> int:
     serve.check_port(settings.monitor_host, settings.monitor_port)
     started_broker = settings.embedded_kafka and not kafka_broker.status(settings).running
     supervisor = Supervisor(
-        children(rate, settings.background_nice),
-        settings.to_env(),
-        (settings.home / "logs").resolve(),
-        _STOP_TIMEOUT_S,
+        children(rate), settings.to_env(), (settings.home / "logs").resolve(), _STOP_TIMEOUT_S
     )
     try:
         if settings.embedded_kafka:

@@ -107,9 +107,8 @@ class Settings(BaseSettings):
         10,
         ge=0,
         le=19,
-        description="CPU niceness of the work behind the hot path (the stream's lake part; "
-        "in the demo, the scheduler's batch jobs), so the way to the segment feed gets the "
-        "cores first",
+        description="CPU niceness of the stream's lake part (the Delta writes behind the hot "
+        "path), so the way to the segment feed gets the cores first",
     )
 
     # Batch side: K-Means retraining.

@@ -45,11 +45,15 @@ from streaming.metrics import MetricsRecorder
 from streaming.model_switch import CustomerState
 from streaming.queries import app_id, caught_up, every, stop_between_batches
 
-log = logging.getLogger(__name__)
+# Named, not __name__: the lake part runs this module as __main__.
+log = logging.getLogger("streaming.job")
 
 CUSTOMERS = "customers"
 # How long a stop waits for the queries' running batches to end, all queries together.
 _STOP_WAIT_S = 10.0
+# The lake part's, shorter: niced on a busy machine its batch can take a minute, and every
+# write of it is idempotent, so the next start replays an interrupted batch exactly.
+_LAKE_STOP_WAIT_S = 3.0
 # How often the loop writes the metrics it holds (a Delta commit) and looks for a promotion.
 _FLUSH_S = 10.0
 _MODEL_CHECK_S = 5.0
@@ -243,7 +247,7 @@ def run_lake(settings: Settings, once: bool, follow_stdin: bool) -> None:
                     idle = idle + 1 if caught_up(queries, settings) else 0
                     if idle >= _IDLE_CHECKS:
                         break
-            stop_between_batches([q for q in queries if q.isActive], _STOP_WAIT_S)
+            stop_between_batches([q for q in queries if q.isActive], _LAKE_STOP_WAIT_S)
             lake_metrics.flush(spark, lake.recentProgress)
             for q in queries:
                 exc = q.exception()

@@ -7,7 +7,6 @@ then stops them all at once) and get SIGTERM from the kernel if the supervisor i
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import subprocess
 import threading
@@ -28,8 +27,6 @@ class Child:
     argv: Sequence[str]
     # A child that may finish on its own (e.g. a producer with --max-events).
     may_exit: bool = False
-    # CPU niceness: work that may wait gives the cores to work that may not.
-    nice: int = 0
 
 
 class Supervisor:
@@ -46,6 +43,7 @@ class Supervisor:
         self._log_dir = log_dir
         self._stop_timeout_s = stop_timeout_s
         self._max_restarts = max_restarts
+        self._max_restarts = max_restarts
         self._stop = threading.Event()
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
 
@@ -54,10 +52,6 @@ class Supervisor:
         self._stop.set()
 
     def _start(self, child: Child) -> None:
-        def prepare() -> None:
-            die_with_parent()
-            os.nice(child.nice)
-
         with (self._log_dir / f"{child.name}.log").open("ab") as out:
             self._procs[child.name] = subprocess.Popen(
                 list(child.argv),
@@ -66,7 +60,7 @@ class Supervisor:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=prepare,
+                preexec_fn=die_with_parent,
             )
         log.info(
             "started %s (pid %d), log %s",
