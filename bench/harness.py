@@ -289,11 +289,11 @@ def _tree(root: int) -> list[int]:
         except OSError:
             continue
         parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
+    out, pending = [], [root]
+    while pending:
+        pid = pending.pop()
         out.append(pid)
-        todo += parents.get(pid, [])
+        pending += parents.get(pid, [])
     return out
 
 
