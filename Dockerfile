@@ -3,11 +3,12 @@
 #   docker run --rm segstream:local config
 FROM python:3.11-slim-bookworm
 
-# Spark and the jar resolver need a Java 17 runtime; Spark's launch scripts call `ps`.
+# Spark and the jar resolver need Java 17 (the JDK: `segstream jars` compiles the local file
+# system classes with javac); Spark's launch scripts call `ps`.
 # Slim images lack the man directory the JRE's post-install script links into.
 RUN mkdir -p /usr/share/man/man1 \
     && apt-get update \
-    && apt-get install -y --no-install-recommends openjdk-17-jre-headless procps \
+    && apt-get install -y --no-install-recommends openjdk-17-jdk-headless procps \
     && rm -rf /var/lib/apt/lists/*
 
 ENV PYTHONUNBUFFERED=1 \

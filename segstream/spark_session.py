@@ -1,7 +1,9 @@
 """The one place a SparkSession is built: Delta enabled, sized for the machine.
 
 Locally it runs `spark_master` with the cached Kafka-source and Delta jars and never touches
-the network. Under `spark-submit` the master, jars and packages given there are respected.
+the network; a local master also gets the local file system that forks no shell commands
+(`segstream.runtime.local_fs`). Under `spark-submit` the master, jars and packages given
+there are respected.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 
 from segstream.config import LOOPBACK, Settings
-from segstream.runtime import jars
+from segstream.runtime import jars, local_fs
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +86,13 @@ def get_spark(settings: Settings, app_name: str) -> SparkSession:
             .config("spark.driver.extraJavaOptions", log4j)
             .config("spark.local.dir", str((settings.home / "spark-tmp").resolve()))
         )
+        fs_jar = local_fs.jar(settings) if settings.spark_master.startswith("local") else None
+        if fs_jar is not None:
+            # On the JVM's own classpath, where Hadoop's class loading finds it (spark.jars are
+            # added later, to another class loader).
+            builder = builder.config("spark.driver.extraClassPath", str(fs_jar))
+            for key, value in local_fs.HADOOP_CONF.items():
+                builder = builder.config(f"spark.hadoop.{key}", value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     return spark

@@ -15,7 +15,8 @@ def register(add: Add) -> None:
     add(
         "jars",
         cmd_jars,
-        "resolve the Kafka broker, Kafka source and Delta jars into the cache",
+        "resolve the Kafka broker, Kafka source and Delta jars into the cache and build the "
+        "local file system jar",
         "segstream jars",
     )
     p = add(
@@ -39,12 +40,14 @@ def cmd_config(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def cmd_jars(settings: Settings, _args: argparse.Namespace) -> int:
-    from segstream.runtime import jars
+    from segstream.runtime import jars, local_fs
 
     started = time.monotonic()
     resolved = jars.resolve_all(settings)
     for name, paths in resolved.items():
         print(f"{name}: {len(paths)} jars in {settings.jars}")
+    fs_jar = local_fs.jar(settings)
+    print(f"local file system: {fs_jar or 'Hadoop default (no javac to build it)'}")
     print(f"ready in {time.monotonic() - started:.1f} s")
     return 0
 
