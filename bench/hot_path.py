@@ -233,9 +233,14 @@ def state_batches(log: Path) -> list[tuple[str, int, int, float, int, int]]:
 def lake_latency(
     spark: SparkSession, settings: Settings, since: float, until: float
 ) -> tuple[float | None, float | None]:
+    """Median p50 and max p95 of the lake's batches started since `since`; None when it
+    has written none yet (its first batch can outlast a rate on a busy machine)."""
+    path = settings.table_path(tables.STREAM_METRICS)
+    if not (path / "_delta_log").is_dir():
+        return None, None
     rows = (
         spark.read.format("delta")
-        .load(str(settings.table_path(tables.STREAM_METRICS)))
+        .load(str(path))
         .where((F.col("query") == "lake") & F.col("latency_p50_s").isNotNull())
         .where(F.col("started_at") >= datetime.fromtimestamp(since, UTC))
         .select("latency_p50_s", "latency_p95_s")
