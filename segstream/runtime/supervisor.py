@@ -43,7 +43,6 @@ class Supervisor:
         self._log_dir = log_dir
         self._stop_timeout_s = stop_timeout_s
         self._max_restarts = max_restarts
-        self._max_restarts = max_restarts
         self._stop = threading.Event()
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
 
