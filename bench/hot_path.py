@@ -72,6 +72,7 @@ from segstream.config import Settings
 from segstream.contracts import tables
 from segstream.contracts.events import Event
 from segstream.contracts.stream_records import STATE_QUERY
+from segstream.lake import reads
 from segstream.runtime import kafka_broker
 from segstream.spark_session import get_spark
 
@@ -236,7 +237,7 @@ def lake_latency(
     """Median p50 and max p95 of the lake's batches started since `since`; None when it
     has written none yet (its first batch can outlast a rate on a busy machine)."""
     path = settings.table_path(tables.STREAM_METRICS)
-    if not (path / "_delta_log").is_dir():
+    if not reads.is_table(path):
         return None, None
     rows = (
         spark.read.format("delta")

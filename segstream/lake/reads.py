@@ -21,8 +21,13 @@ class MissingDataError(SegstreamError):
 
 
 def is_table(path: Path) -> bool:
-    """True when a Delta table lives at `path` (its log exists); no Spark job needed."""
-    return (path / "_delta_log").is_dir()
+    """True when a Delta table lives at `path` (its log holds a commit); no Spark job needed.
+
+    A log folder alone is not enough: a writer creating the table makes it before its first
+    commit. Commits are `<version>.json`; their temporary and checksum files start with a
+    dot, which the pattern does not match.
+    """
+    return next((path / "_delta_log").glob("*.json"), None) is not None
 
 
 def exists(settings: Settings, name: str) -> bool:

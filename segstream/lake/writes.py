@@ -51,7 +51,7 @@ CONFLICTS = (
     ProtocolChangedException,
 )
 _NOT_EMPTY = "DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION"
-_CREATE_ATTEMPTS = 5
+_CREATE_WAITS = 4
 _CREATE_WAIT_S = 0.2
 _TXN_APP = "spark.databricks.delta.write.txnAppId"
 _TXN_VERSION = "spark.databricks.delta.write.txnVersion"
@@ -77,21 +77,24 @@ def ensure(spark: SparkSession, settings: Settings, name: str) -> Path:
         builder = builder.partitionedBy(*spec.partition_by)
     for key, value in spec.properties.items():
         builder = builder.property(key, value)
-    # Two processes starting on a fresh lake (the stream and the scheduler both need
-    # `models`) can both create a table: the loser's commit conflicts, or it finds the
-    # winner's folder before its first commit ("not empty and not a Delta table"). Either
-    # way a retry finds the table there.
-    for attempt in range(1, _CREATE_ATTEMPTS + 1):
-        try:
-            retry_on_conflict(builder.execute, f"creating {name}")
-            return path
-        except AnalysisException as exc:
-            if exc.getCondition() != _NOT_EMPTY or attempt == _CREATE_ATTEMPTS:
-                raise
-        time.sleep(_CREATE_WAIT_S * attempt)
+    try:
+        retry_on_conflict(builder.execute, f"creating {name}")
+    except AnalysisException as exc:
+        # Two processes starting on a fresh lake (the stream and the scheduler both need
+        # `models`) can both create a table. A loser whose commit conflicts is retried above
+        # and finds the table; one that finds the winner's folder before its first commit
+        # ("not empty and not a Delta table") waits for that commit instead.
+        if exc.getCondition() != _NOT_EMPTY or not _committed_soon(path):
+            raise
+    return path
+
+
+def _committed_soon(path: Path) -> bool:
+    for wait in range(1, _CREATE_WAITS + 1):
+        time.sleep(_CREATE_WAIT_S * wait)
         if is_table(path):
-            return path
-    raise AssertionError("unreachable")
+            return True
+    return False
 
 
 def ensure_all(spark: SparkSession, settings: Settings, names: Iterable[str]) -> None:
