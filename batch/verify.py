@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 
 from segstream.config import Settings
 from segstream.contracts import tables
-from segstream.contracts.events import MONEY
+from segstream.contracts.events import TOTAL_MONEY
 from segstream.lake import reads
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def recompute(events: DataFrame) -> DataFrame:
         .agg(F.sum("amount").alias("returns_amount"))
     )
     last = distinct.groupBy("customer_id").agg(F.max("event_time").alias("last_event_at"))
-    zero = F.lit(0).cast(MONEY)
+    zero = F.lit(0).cast(TOTAL_MONEY)
     gross = F.coalesce(F.col("gross_revenue"), zero)
     back = F.coalesce(F.col("returns_amount"), zero)
     return (
@@ -85,9 +85,9 @@ def recompute(events: DataFrame) -> DataFrame:
             "first_purchase_at",
             "last_purchase_at",
             F.coalesce(F.col("orders"), F.lit(0)).cast("long").alias("orders"),
-            gross.cast(MONEY).alias("gross_revenue"),
-            back.cast(MONEY).alias("returns_amount"),
-            (gross - back).cast(MONEY).alias("monetary"),
+            gross.cast(TOTAL_MONEY).alias("gross_revenue"),
+            back.cast(TOTAL_MONEY).alias("returns_amount"),
+            (gross - back).cast(TOTAL_MONEY).alias("monetary"),
             F.coalesce(F.col("items"), F.lit(0)).cast("long").alias("items"),
             "last_event_at",
         )

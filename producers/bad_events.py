@@ -16,7 +16,18 @@ from enum import StrEnum
 from typing import Any, Final
 
 from segstream.contracts import quarantine as Q
-from segstream.contracts.events import MAX_MESSAGE_BYTES, REQUIRED_FIELDS, Event, dumps, iso
+from segstream.contracts.events import (
+    MAX_AMOUNT,
+    MAX_ID_LENGTH,
+    MAX_ITEMS,
+    MAX_MESSAGE_BYTES,
+    MAX_QUANTITY,
+    MIN_EVENT_TIME,
+    REQUIRED_FIELDS,
+    Event,
+    dumps,
+    iso,
+)
 
 # Not a quarantine reason: the stream drops a re-sent event id silently.
 DUPLICATE_REASON: Final = "duplicate"
@@ -37,6 +48,12 @@ class BadKind(StrEnum):
     BAD_QUANTITY = "bad_quantity"
     BAD_EVENT_TIME = "bad_event_time"
     FUTURE_EVENT_TIME = "future_event_time"
+    # Valid-looking but beyond the contract's bounds.
+    HUGE_AMOUNT = "huge_amount"
+    HUGE_QUANTITY = "huge_quantity"
+    TOO_MANY_ITEMS = "too_many_items"
+    LONG_CUSTOMER_ID = "long_customer_id"
+    OLD_EVENT_TIME = "old_event_time"
     DUPLICATE = "duplicate"
 
 
@@ -56,6 +73,11 @@ EXPECTED_REASON: Final[dict[BadKind, str]] = {
     BadKind.BAD_QUANTITY: Q.INVALID_ITEM,
     BadKind.BAD_EVENT_TIME: Q.INVALID_EVENT_TIME,
     BadKind.FUTURE_EVENT_TIME: Q.FUTURE_EVENT_TIME,
+    BadKind.HUGE_AMOUNT: Q.INVALID_AMOUNT,
+    BadKind.HUGE_QUANTITY: Q.INVALID_ITEM,
+    BadKind.TOO_MANY_ITEMS: Q.INVALID_ITEM,
+    BadKind.LONG_CUSTOMER_ID: Q.ID_TOO_LONG,
+    BadKind.OLD_EVENT_TIME: Q.OLD_EVENT_TIME,
     BadKind.DUPLICATE: DUPLICATE_REASON,
 }
 
@@ -110,6 +132,10 @@ def make_bad(
         d["customer_id"] = rng.choice(("", " ", "   "))
         key = d["customer_id"].encode("utf-8")
         value = dumps(d)
+    elif kind is BadKind.LONG_CUSTOMER_ID:
+        d["customer_id"] = event.customer_id + "x" * rng.randint(MAX_ID_LENGTH, 10_000)
+        key = d["customer_id"].encode("utf-8")
+        value = dumps(d)
     else:
         _break(kind, rng, d, event)
         value = dumps(d)
@@ -161,10 +187,7 @@ def _break(kind: BadKind, rng: random.Random, d: dict[str, Any], event: Event) -
     elif kind is BadKind.TOO_MANY_DECIMALS:
         d["amount"] = event.amount + Decimal(rng.randint(1, 9)) / 1000
     elif kind is BadKind.BAD_QUANTITY:
-        items = d.setdefault(
-            "items",
-            [{"sku": "UNKNOWN", "category": "unknown", "quantity": 1, "unit_price": event.amount}],
-        )
+        items = d.setdefault("items", [_item(event)])
         items[rng.randrange(len(items))]["quantity"] = rng.randint(-5, 0)
     elif kind is BadKind.BAD_EVENT_TIME:
         t = event.event_time
@@ -175,5 +198,26 @@ def _break(kind: BadKind, rng: random.Random, d: dict[str, Any], event: Event) -
     elif kind is BadKind.FUTURE_EVENT_TIME:
         # Centuries ahead stays in the future of any processing clock this code meets.
         d["event_time"] = iso(event.event_time + timedelta(days=365 * rng.randint(100, 900)))
+    elif kind is BadKind.HUGE_AMOUNT:
+        # Two of 6 * 10^15 once overflowed a customer's sum (decimal(18,2)).
+        d["amount"] = rng.choice((MAX_AMOUNT + Decimal("0.01"), Decimal("6000000000000000")))
+    elif kind is BadKind.HUGE_QUANTITY:
+        items = d.setdefault("items", [_item(event)])
+        items[rng.randrange(len(items))]["quantity"] = rng.choice((MAX_QUANTITY + 1, 10**15))
+    elif kind is BadKind.TOO_MANY_ITEMS:
+        # Short items, so that the message stays under the size limit.
+        item = {"sku": "S", "category": "c", "quantity": 1, "unit_price": Decimal("0.01")}
+        d["items"] = [item] * (MAX_ITEMS + rng.randint(1, 50))
+    elif kind is BadKind.OLD_EVENT_TIME:
+        d["event_time"] = rng.choice(
+            (
+                "1900-01-01T00:00:00.000000+00:00",
+                iso(MIN_EVENT_TIME - timedelta(microseconds=1)),
+            )
+        )
     else:
         raise ValueError(f"unhandled bad kind {kind}")
+
+
+def _item(event: Event) -> dict[str, Any]:
+    return {"sku": "UNKNOWN", "category": "unknown", "quantity": 1, "unit_price": event.amount}

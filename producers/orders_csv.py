@@ -19,13 +19,14 @@ from datetime import UTC, datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Protocol
 
-from segstream.contracts.events import Event, EventType, Item
+from segstream.contracts.events import Event, EventType, Item, out_of_bounds
 from segstream.errors import SegstreamError
 
 CENTS = Decimal("0.01")
 MISSING_CUSTOMER_ID = "missing_customer_id"
 INCOMPLETE_ORDER = "incomplete_order"
 ZERO_AMOUNT_RETURN = "zero_amount_return"
+OUT_OF_BOUNDS = "out_of_bounds"
 # Spreadsheets and pandas turn integer ids into floats: "17850.0" is customer 17850.
 _FLOAT_ID = re.compile(r"^(\d+)\.0+$")
 
@@ -205,7 +206,15 @@ def read_orders(
             detail = f"return {order.order_id} has amount 0"
             problems.append(Problem(order.first_line, ZERO_AMOUNT_RETURN, detail))
         else:
-            events.append(_event(order, options))
+            event = _event(order, options)
+            beyond = out_of_bounds(event)
+            if beyond is None:
+                events.append(event)
+            else:
+                # The stream would quarantine it: say so here, where the row is known.
+                skipped[OUT_OF_BOUNDS] += order.lines
+                detail = f"order {order.order_id} dropped: {beyond}"
+                problems.append(Problem(order.first_line, OUT_OF_BOUNDS, detail))
     # Stable: orders at the same time keep the file's order.
     events.sort(key=lambda e: e.event_time)
     report = ReplayReport(

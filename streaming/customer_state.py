@@ -25,7 +25,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming.query import StreamingQuery
 
 from segstream.config import Settings
-from segstream.contracts.events import MONEY
+from segstream.contracts.events import TOTAL_MONEY
 from segstream.contracts.segment_changes import SEGMENT_CHANGE_SCHEMA
 from segstream.contracts.stream_records import (
     AGING,
@@ -107,7 +107,7 @@ def totals(rows: DataFrame) -> DataFrame:
 def scored(state: DataFrame, model: SegmentModel | None) -> DataFrame:
     """The customers with something new since their held record, scored: the columns of
     `SCORES_SCHEMA` plus the held segment (`from_segment_id`, `from_segment_name`)."""
-    money = MONEY
+    money = TOTAL_MONEY
     zero = F.lit(0).cast(money)
     held = F.col("held")
     gross = F.coalesce(F.col("gross"), zero)

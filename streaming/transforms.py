@@ -10,8 +10,13 @@ from segstream.contracts import quarantine as Q
 from segstream.contracts.events import (
     EVENT_SCHEMA,
     EVENT_TYPES,
+    MAX_AMOUNT,
     MAX_FUTURE,
+    MAX_ID_LENGTH,
+    MAX_ITEMS,
     MAX_MESSAGE_BYTES,
+    MAX_QUANTITY,
+    MIN_EVENT_TIME,
     MONEY,
     OPTIONAL_STRING_FIELDS,
     REQUIRED_FIELDS,
@@ -100,9 +105,11 @@ def parse(raw: DataFrame) -> DataFrame:
             )
         )
         expected = _NUMBER_KIND if field == "amount" else "^STRING$"
+        # An amount too large for decimal(18,2) parses to null: the amount rule names it.
+        unparsed = F.lit(False) if field == "amount" else e[field].isNull()
         rules.append(
             (
-                ~kind(field).rlike(expected) | e[field].isNull(),
+                ~kind(field).rlike(expected) | unparsed,
                 Q.INVALID_TYPE,
                 F.concat(F.lit(f"{field} must be {_KIND_NAMES[expected]}, got "), kind(field)),
             )
@@ -123,7 +130,12 @@ def parse(raw: DataFrame) -> DataFrame:
         )
     )
     event_time = F.try_to_timestamp(e["event_time"])
-    amount_text = F.get_json_object(text, "$.amount")
+    # The number exactly as written: get_json_object would pass it through a double
+    # (9999999999999999.99 becomes 1.0E16).
+    amount_text = F.try_variant_get(doc, "$.amount", "string")
+    amount = amount_text.try_cast(T.DecimalType(38, 2))
+    items = F.coalesce(e["items"], F.array())
+    ids = ("event_id", "customer_id", "order_id")
     rules += [
         (
             ~e["event_type"].isin(*EVENT_TYPES),
@@ -133,25 +145,61 @@ def parse(raw: DataFrame) -> DataFrame:
         (F.trim(e["customer_id"]) == "", Q.EMPTY_CUSTOMER_ID, F.lit("customer_id is empty")),
         (F.trim(e["event_id"]) == "", Q.MISSING_FIELD, F.lit("event_id is empty")),
         (F.trim(e["order_id"]) == "", Q.MISSING_FIELD, F.lit("order_id is empty")),
+        *[
+            (
+                F.length(e[name]) > MAX_ID_LENGTH,
+                Q.ID_TOO_LONG,
+                F.format_string(
+                    f"{name} has %d characters, at most {MAX_ID_LENGTH}", F.length(e[name])
+                ),
+            )
+            for name in ids
+        ],
         (
-            (e["amount"] < 0) | ~amount_text.rlike(_MONEY_TEXT),
+            F.coalesce((amount < 0) | (amount > MAX_AMOUNT), F.lit(True))
+            | ~amount_text.rlike(_MONEY_TEXT),
             Q.INVALID_AMOUNT,
-            F.concat(F.lit("amount must be >= 0 with at most two decimals, got "), amount_text),
+            F.concat(
+                F.lit(f"amount must be 0 to {MAX_AMOUNT} with at most two decimals, got "),
+                amount_text,
+            ),
         ),
         (
-            F.exists(e["items"], lambda i: i["quantity"].isNull() | (i["quantity"] <= 0)),
+            F.exists(items, lambda i: i["quantity"].isNull() | (i["quantity"] <= 0)),
             Q.INVALID_ITEM,
             F.lit("item quantity must be an integer > 0"),
         ),
         (
-            F.exists(e["items"], lambda i: i["unit_price"].isNull() | (i["unit_price"] < 0)),
+            F.exists(items, lambda i: i["quantity"] > MAX_QUANTITY),
             Q.INVALID_ITEM,
-            F.lit("item unit_price must be a number >= 0"),
+            F.lit(f"item quantity must be at most {MAX_QUANTITY}"),
+        ),
+        (
+            F.exists(
+                items,
+                lambda i: (
+                    i["unit_price"].isNull()
+                    | (i["unit_price"] < 0)
+                    | (i["unit_price"] > MAX_AMOUNT)
+                ),
+            ),
+            Q.INVALID_ITEM,
+            F.lit(f"item unit_price must be a number from 0 to {MAX_AMOUNT}"),
+        ),
+        (
+            F.size(items) > MAX_ITEMS,
+            Q.INVALID_ITEM,
+            F.format_string(f"%d items, at most {MAX_ITEMS}", F.size(items)),
         ),
         (
             event_time.isNull(),
             Q.INVALID_EVENT_TIME,
             F.concat(F.lit("event_time is not ISO-8601: "), e["event_time"]),
+        ),
+        (
+            event_time < F.lit(MIN_EVENT_TIME),
+            Q.OLD_EVENT_TIME,
+            F.concat(F.lit(f"event_time before {MIN_EVENT_TIME.date()}: "), e["event_time"]),
         ),
         (
             # Against the time the broker took the message, not the clock of whoever reads

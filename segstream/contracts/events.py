@@ -2,7 +2,12 @@
 
 A message's key is the customer id (UTF-8) and its value one JSON object (UTF-8) with the
 fields below. Money travels as a JSON number with at most two decimals and is held as
-`Decimal` on the Python side and `decimal(18,2)` on the Spark side, never as float.
+`Decimal` on the Python side and `decimal(18,2)` on the Spark side, never as float; a
+customer's sums are `decimal(38,2)`.
+
+Every value has bounds (below): a message outside them is quarantined, so no valid input
+can overflow a sum. A customer's money sum reaches 10^36 only after 10^27 events of the
+largest amount, and an item count (a long) after 9 * 10^9 events of the most items.
 """
 
 from __future__ import annotations
@@ -19,6 +24,14 @@ EventType = Literal["purchase", "return"]
 EVENT_TYPES: tuple[EventType, ...] = ("purchase", "return")
 DEFAULT_CURRENCY = "USD"
 MONEY = T.DecimalType(18, 2)
+TOTAL_MONEY = T.DecimalType(38, 2)
+MAX_AMOUNT = Decimal("1000000000.00")
+MAX_QUANTITY = 1_000_000
+MAX_ITEMS = 1_000
+MAX_ID_LENGTH = 128
+# Older event times are corrupt dates (1900, 0001), not purchases: they would inflate tenure
+# and open a partition of `events` per date. Histories from the 1990s replay.
+MIN_EVENT_TIME = datetime(1990, 1, 1, tzinfo=UTC)
 # An event time further ahead of the processing clock than this is a broken clock or a
 # corrupt record, never a real purchase.
 MAX_FUTURE = timedelta(days=2)
@@ -122,6 +135,26 @@ class Event:
         return dumps(self.to_dict(produced_at))
 
 
+def out_of_bounds(event: Event) -> str | None:
+    """What of `event` is outside the contract's bounds (the stream would quarantine it),
+    or None."""
+    for name in ("event_id", "customer_id", "order_id"):
+        if len(getattr(event, name)) > MAX_ID_LENGTH:
+            return f"{name} longer than {MAX_ID_LENGTH} characters"
+    if event.amount > MAX_AMOUNT:
+        return f"amount {event.amount} above {MAX_AMOUNT}"
+    if len(event.items) > MAX_ITEMS:
+        return f"{len(event.items)} items, at most {MAX_ITEMS}"
+    for item in event.items:
+        if item.quantity > MAX_QUANTITY:
+            return f"item quantity {item.quantity} above {MAX_QUANTITY}"
+        if item.unit_price > MAX_AMOUNT:
+            return f"item unit_price {item.unit_price} above {MAX_AMOUNT}"
+    if event.event_time < MIN_EVENT_TIME:
+        return f"event_time {iso(event.event_time)} before {iso(MIN_EVENT_TIME)}"
+    return None
+
+
 def iso(ts: datetime) -> str:
     """ISO-8601 in UTC with microseconds, e.g. `2024-03-01T12:00:00.000001+00:00`."""
     return ts.astimezone(UTC).isoformat(timespec="microseconds")
@@ -130,7 +163,7 @@ def iso(ts: datetime) -> str:
 def _json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
         # repr() of a float is its shortest round-trip text, so an amount with two decimals
-        # (below 10^13) is written with exactly its own digits and parsed back exactly.
+        # below 10^13 (MAX_AMOUNT is far below) is written with exactly its own digits.
         return float(value)
     raise TypeError(f"cannot encode {type(value).__name__} as JSON")
 

@@ -18,6 +18,8 @@ INVALID_AMOUNT: Final = "invalid_amount"
 INVALID_ITEM: Final = "invalid_item"
 INVALID_EVENT_TIME: Final = "invalid_event_time"
 FUTURE_EVENT_TIME: Final = "future_event_time"
+OLD_EVENT_TIME: Final = "old_event_time"
+ID_TOO_LONG: Final = "id_too_long"
 
 REASONS: Final = (
     EMPTY_MESSAGE,
@@ -32,6 +34,8 @@ REASONS: Final = (
     INVALID_ITEM,
     INVALID_EVENT_TIME,
     FUTURE_EVENT_TIME,
+    OLD_EVENT_TIME,
+    ID_TOO_LONG,
 )
 
 QUARANTINE_SCHEMA = T.StructType(

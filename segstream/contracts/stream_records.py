@@ -22,7 +22,7 @@ from typing import Final
 
 from pyspark.sql import types as T
 
-from segstream.contracts.events import MONEY
+from segstream.contracts.events import TOTAL_MONEY
 from segstream.model.features import ALL_FEATURES
 
 # The query that keeps the customer state (its checkpoint holds the state store).
@@ -45,9 +45,9 @@ SCORES_SCHEMA = T.StructType(
         T.StructField("first_purchase_at", T.TimestampType()),
         T.StructField("last_purchase_at", T.TimestampType()),
         T.StructField("orders", T.LongType(), False),
-        T.StructField("gross_revenue", MONEY, False),
-        T.StructField("returns_amount", MONEY, False),
-        T.StructField("monetary_amount", MONEY, False),
+        T.StructField("gross_revenue", TOTAL_MONEY, False),
+        T.StructField("returns_amount", TOTAL_MONEY, False),
+        T.StructField("monetary_amount", TOTAL_MONEY, False),
         T.StructField("items", T.LongType(), False),
         T.StructField("last_event_at", T.TimestampType()),
         T.StructField("produced_at", T.TimestampType()),

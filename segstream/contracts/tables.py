@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from pyspark.sql import types as T
 
-from segstream.contracts.events import ITEM_SCHEMA, MONEY
+from segstream.contracts.events import ITEM_SCHEMA, MONEY, TOTAL_MONEY
 from segstream.contracts.quarantine import QUARANTINE_SCHEMA
 
 EVENTS = "events"
@@ -52,9 +52,9 @@ CUSTOMER_RFM_SCHEMA = T.StructType(
         T.StructField("first_purchase_at", T.TimestampType()),
         T.StructField("last_purchase_at", T.TimestampType()),
         T.StructField("orders", T.LongType(), False),
-        T.StructField("gross_revenue", MONEY, False),
-        T.StructField("returns_amount", MONEY, False),
-        T.StructField("monetary", MONEY, False),
+        T.StructField("gross_revenue", TOTAL_MONEY, False),
+        T.StructField("returns_amount", TOTAL_MONEY, False),
+        T.StructField("monetary", TOTAL_MONEY, False),
         T.StructField("items", T.LongType(), False),
         T.StructField("last_event_at", T.TimestampType(), False),
         T.StructField("updated_at", T.TimestampType(), False),

@@ -58,7 +58,24 @@ CASES: list[tuple[bytes | None, str | None]] = [
     (_with(event_time="2999-01-01T00:00:00+00:00"), Q.FUTURE_EVENT_TIME),
     # Past, but more than two days after the broker took the message (2024-01-01).
     (_with(event_time="2024-01-03T00:00:01+00:00"), Q.FUTURE_EVENT_TIME),
+    # At the edges of the contract's bounds, each side.
+    (_with(amount=1000000000.00), None),
+    (_with(amount=1000000000.01), Q.INVALID_AMOUNT),
+    (_with(amount=6000000000000000), Q.INVALID_AMOUNT),
+    (_with(customer_id="c" * 128), None),
+    (_with(customer_id="c" * 10_000), Q.ID_TOO_LONG),
+    (_with(order_id="o" * 129), Q.ID_TOO_LONG),
+    (_with(items=[{"sku": "s", "quantity": 1_000_000, "unit_price": 0.01}]), None),
+    (_with(items=[{"sku": "s", "quantity": 10**15, "unit_price": 1.0}]), Q.INVALID_ITEM),
+    (_with(items=[{"sku": "s", "quantity": 1, "unit_price": 1000000000.01}]), Q.INVALID_ITEM),
+    (_with(items=[{"sku": "s", "quantity": 1, "unit_price": 1}] * 1000), None),
+    (_with(items=[{"sku": "s", "quantity": 1, "unit_price": 1}] * 1001), Q.INVALID_ITEM),
+    (_with(event_time="1990-01-01T00:00:00+00:00"), None),
+    (_with(event_time="1900-01-01T00:00:00+00:00"), Q.OLD_EVENT_TIME),
 ]
+# Written as text: a Python float would not keep these digits.
+EXACT = b'{"event_id":"e9","event_type":"purchase","customer_id":"c9","order_id":"o9",'
+EXACT += b'"event_time":"2024-01-02T00:00:00Z","amount":9999999999999999.99}'
 
 
 def test_each_message_gets_the_reason_of_its_first_broken_rule(spark) -> None:  # type: ignore[no-untyped-def]
@@ -71,17 +88,36 @@ def test_each_message_gets_the_reason_of_its_first_broken_rule(spark) -> None:  
     assert got == {offset: reason for offset, (_, reason) in enumerate(CASES)}
 
     bad = transforms.quarantined(parsed, batch_id=7).collect()
-    assert len(bad) == len(CASES) - 1
+    assert len(bad) == sum(1 for _, reason in CASES if reason)
     assert {bytes(r.raw_value) for r in bad} == {v for v, reason in CASES if reason}
     assert all(r.batch_id == 7 and r.detail for r in bad)
 
+    valid = [offset for offset, (_, reason) in enumerate(CASES) if reason is None]
     events = transforms.events(parsed).collect()
-    assert [
-        (e.event_id, e.customer_id, e.amount, e.item_count, e.event_time, e.kafka_offset)
-        for e in events
-    ] == [("e1", "c1", Decimal("10.50"), 2, datetime(2024, 1, 2, 3, 4, 5, 123456), 0)]
+    assert [e.kafka_offset for e in events] == valid
+    first = events[0]
+    assert (
+        first.event_id,
+        first.customer_id,
+        first.amount,
+        first.item_count,
+        first.event_time,
+    ) == ("e1", "c1", Decimal("10.50"), 2, datetime(2024, 1, 2, 3, 4, 5, 123456))
+    assert {e.amount for e in events} == {Decimal("10.50"), Decimal("1000000000.00")}
+    assert max(e.item_count for e in events) == 1_000_000
     assert [f.name for f in transforms.events(parsed).schema.fields] == [
         f.name for f in transforms.EVENT_COLUMNS.fields
+    ]
+
+
+def test_an_amount_is_judged_by_its_exact_digits(spark) -> None:  # type: ignore[no-untyped-def]
+    rows = [(b"k", EXACT, "t", 0, 0, datetime(2024, 1, 1))]
+    parsed = transforms.parse(spark.createDataFrame(rows, RAW_SCHEMA)).collect()
+    assert [(r.reason, r.detail) for r in parsed] == [
+        (
+            Q.INVALID_AMOUNT,
+            "amount must be 0 to 1000000000.00 with at most two decimals, got 9999999999999999.99",
+        )
     ]
 
 

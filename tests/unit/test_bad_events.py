@@ -24,8 +24,13 @@ from producers.simulator import Simulator, SimulatorOptions
 from segstream.contracts import quarantine as Q
 from segstream.contracts.events import (
     EVENT_TYPES,
+    MAX_AMOUNT,
     MAX_FUTURE,
+    MAX_ID_LENGTH,
+    MAX_ITEMS,
     MAX_MESSAGE_BYTES,
+    MAX_QUANTITY,
+    MIN_EVENT_TIME,
     REQUIRED_FIELDS,
     Event,
     Item,
@@ -134,6 +139,10 @@ def _check(kind: BadKind, value: bytes, source: Event, sent: bytes) -> None:
         assert d["event_type"] in EVENT_TYPES
         assert d["customer_id"].strip() == ""
         return
+    if kind is BadKind.LONG_CUSTOMER_ID:
+        assert len(d["customer_id"]) > MAX_ID_LENGTH
+        return
+    assert all(len(d[f]) <= MAX_ID_LENGTH for f in ("event_id", "customer_id", "order_id"))
     _valid_before_amount(d)
     amount_text = re.search(rb'"amount":([^,}]*)', value)
     assert amount_text is not None
@@ -144,15 +153,31 @@ def _check(kind: BadKind, value: bytes, source: Event, sent: bytes) -> None:
             assert d["amount"] < 0
         return
     assert money_ok
+    if kind is BadKind.HUGE_AMOUNT:
+        assert d["amount"] > MAX_AMOUNT
+        return
+    assert d["amount"] <= MAX_AMOUNT
     quantities = [i["quantity"] for i in d.get("items", [])]
     if kind is BadKind.BAD_QUANTITY:
         assert any(q <= 0 for q in quantities)
         return
     assert all(q > 0 for q in quantities)
+    if kind is BadKind.HUGE_QUANTITY:
+        assert any(q > MAX_QUANTITY for q in quantities)
+        return
+    assert all(q <= MAX_QUANTITY for q in quantities)
+    if kind is BadKind.TOO_MANY_ITEMS:
+        assert len(quantities) > MAX_ITEMS
+        return
+    assert len(quantities) <= MAX_ITEMS
     if kind is BadKind.BAD_EVENT_TIME:
         with pytest.raises(ValueError):
             datetime.fromisoformat(d["event_time"])
         return
+    if kind is BadKind.OLD_EVENT_TIME:
+        assert datetime.fromisoformat(d["event_time"]) < MIN_EVENT_TIME
+        return
+    assert datetime.fromisoformat(d["event_time"]) >= MIN_EVENT_TIME
     assert kind is BadKind.FUTURE_EVENT_TIME
     assert datetime.fromisoformat(d["event_time"]) > datetime.now(UTC) + MAX_FUTURE
 
@@ -166,8 +191,12 @@ def test_each_kind_breaks_exactly_its_rule(kind: BadKind, source: Event) -> None
         bad = make_bad(kind, rng, source, STAMP, sent=sent)
         assert bad.kind is kind
         assert bad.reason == EXPECTED_REASON[kind]
-        expected_key = b" " * len(bad.key) if kind is BadKind.EMPTY_CUSTOMER_ID else b"c1"
-        assert bad.key == expected_key
+        if kind is BadKind.EMPTY_CUSTOMER_ID:
+            assert bad.key == b" " * len(bad.key)
+        elif kind is BadKind.LONG_CUSTOMER_ID:
+            assert bad.key == _json(bad.value)["customer_id"].encode()
+        else:
+            assert bad.key == b"c1"
         _check(kind, bad.value, source, sent)
 
 
@@ -187,6 +216,11 @@ def test_labels_are_the_streams_reason_codes() -> None:
         BadKind.BAD_QUANTITY: Q.INVALID_ITEM,
         BadKind.BAD_EVENT_TIME: Q.INVALID_EVENT_TIME,
         BadKind.FUTURE_EVENT_TIME: Q.FUTURE_EVENT_TIME,
+        BadKind.HUGE_AMOUNT: Q.INVALID_AMOUNT,
+        BadKind.HUGE_QUANTITY: Q.INVALID_ITEM,
+        BadKind.TOO_MANY_ITEMS: Q.INVALID_ITEM,
+        BadKind.LONG_CUSTOMER_ID: Q.ID_TOO_LONG,
+        BadKind.OLD_EVENT_TIME: Q.OLD_EVENT_TIME,
         BadKind.DUPLICATE: "duplicate",
     }
     # Every reason a producer can cause is exercised (a null value cannot be sent).

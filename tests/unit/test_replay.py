@@ -155,6 +155,29 @@ C5,A,a,-1,2011-01-01 10:00:00,0.00,7,UK
     )
 
 
+def test_orders_beyond_the_contracts_bounds_are_reported_and_the_rest_replayed() -> None:
+    csv_text = """\
+InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country
+1,A,a,2,2011-01-01 10:00:00,600000000.00,7,UK
+2,A,a,1000001,2011-01-01 10:00:00,1.00,7,UK
+3,A,a,1,1900-01-01 10:00:00,1.00,7,UK
+4,A,a,1,2011-01-01 10:00:00,1.00,8,UK
+"""
+    result = read_online_retail(io.StringIO(csv_text, newline=""), GBP)
+    assert [(e.order_id, e.amount) for e in result.events] == [("4", Decimal("1.00"))]
+    assert result.report.skipped == {"out_of_bounds": 3}
+    assert result.report.problems == (
+        Problem(2, "out_of_bounds", "order 1 dropped: amount 1200000000.00 above 1000000000.00"),
+        Problem(3, "out_of_bounds", "order 2 dropped: item quantity 1000001 above 1000000"),
+        Problem(
+            4,
+            "out_of_bounds",
+            "order 3 dropped: event_time 1900-01-01T10:00:00.000000+00:00 before "
+            "1990-01-01T00:00:00.000000+00:00",
+        ),
+    )
+
+
 GENERIC_CSV = """\
 order,cust,ts,sku,qty,price,type,cat
 A-1,u1,2024-05-01T10:00:00+02:00,S1,2,9.99,purchase,toys
