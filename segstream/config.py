@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from segstream.errors import SegstreamError
@@ -159,7 +159,8 @@ class Settings(BaseSettings):
         168.0,
         ge=0,
         description="VACUUM after compaction deletes replaced files older than this many hours "
-        "(Delta refuses less than 168 unless its retentionDurationCheck is off)",
+        "(below Delta's 168, its guard is lifted for that VACUUM: time travel past the "
+        "retention and readers of older versions may find files gone)",
     )
     schedule_retry_s: float = Field(60.0, gt=0, description="retry a failed job after s")
     schedule_min_customers: int = Field(
@@ -175,6 +176,17 @@ class Settings(BaseSettings):
     monitor_window_s: float = Field(
         3600.0, gt=0, description="how far back the monitor's stream and migration views look"
     )
+
+    @field_validator("lake", "home", "jars", mode="before")
+    @classmethod
+    def _local_path(cls, value: object) -> object:
+        # A Path would quietly make s3a://b/x the local folder ./s3a:/b/x.
+        if isinstance(value, str) and "://" in value:
+            raise ValueError(
+                f"{value!r} is a URI; this must be a local folder (object storage is not "
+                "supported yet)"
+            )
+        return value
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

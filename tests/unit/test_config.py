@@ -42,6 +42,14 @@ def test_bad_value_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
         load_settings()
 
 
+def test_a_lake_uri_is_refused_not_made_a_local_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEGSTREAM_LAKE", "s3a://bucket/lake")
+    with pytest.raises(ConfigError, match=r"SEGSTREAM_LAKE.*'s3a://bucket/lake' is a URI"):
+        load_settings()
+    monkeypatch.setenv("SEGSTREAM_LAKE", "data/lake")
+    assert load_settings().lake == Path("data/lake")
+
+
 def test_unknown_setting_is_refused() -> None:
     with pytest.raises(ConfigError, match="SEGSTREAM_KAFKA_PROT"):
         load_settings(kafka_prot=1)
