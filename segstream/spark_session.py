@@ -73,6 +73,9 @@ def get_spark(settings: Settings, app_name: str) -> SparkSession:
         .config("spark.sql.warehouse.dir", str((settings.home / "spark-warehouse").resolve()))
     )
     if not under_spark_submit():
+        # Spark's web UI binds to SPARK_LOCAL_IP, else to every interface, whatever the
+        # driver's bind address; the JVM started below inherits this environment.
+        os.environ.setdefault("SPARK_LOCAL_IP", LOOPBACK)
         spark_jars = jars.resolve(settings, jars.spark_jars())
         log4j = f"-Dlog4j2.configurationFile={_log4j_file(settings).as_uri()}"
         builder = (
@@ -83,6 +86,8 @@ def get_spark(settings: Settings, app_name: str) -> SparkSession:
             .config("spark.driver.bindAddress", LOOPBACK)
             .config("spark.ui.enabled", str(settings.spark_ui).lower())
             .config("spark.ui.showConsoleProgress", "false")
+            # No links that kill jobs or stages from a browser.
+            .config("spark.ui.killEnabled", "false")
             .config("spark.driver.extraJavaOptions", log4j)
             .config("spark.local.dir", str((settings.home / "spark-tmp").resolve()))
         )
