@@ -229,7 +229,7 @@ def spark_hooks(
         drift_job.run(spark, settings, retrain_on_drift=retrain_on_drift)
 
     def do_compact() -> None:
-        compact.run(spark, settings)
+        compact.check(compact.run(spark, settings))
 
     hooks = Hooks(
         customers=customers,

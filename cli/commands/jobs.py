@@ -171,8 +171,13 @@ def cmd_compact(settings: Settings, args: argparse.Namespace) -> int:
     from batch import compact
 
     def body(spark: Any) -> int:
-        for c in compact.run(spark, settings):
-            print(f"{c.table}: {c.files_removed} files into {c.files_added}")
+        results = compact.run(spark, settings)
+        for c in results:
+            if c.error is None:
+                print(f"{c.table}: {c.files_removed} files into {c.files_added}")
+            else:
+                print(f"{c.table}: FAILED {c.error}")
+        compact.check(results)
         return 0
 
     return run_spark_job(settings, "compact", body)

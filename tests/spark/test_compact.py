@@ -1,6 +1,7 @@
 """Compaction rewrites a fragmented table (small appends, MERGE deletion vectors) into one file
-with exactly the same rows, VACUUM deletes the replaced files past the retention, and tables
-that do not exist are skipped."""
+with exactly the same rows, VACUUM deletes the replaced files past the retention (also one
+below Delta's 168 h), a table that fails is reported while the others are still compacted,
+and tables that do not exist are skipped."""
 
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ from tests.conftest import make_settings
 pytestmark = pytest.mark.spark
 
 AT = datetime(2024, 5, 1)
-_RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
 
 
 def _rows(ids: range, country: str) -> list[tuple[object, ...]]:
@@ -29,10 +29,12 @@ def _files(spark, path: str) -> int:  # type: ignore[no-untyped-def]
 
 
 def test_compaction_keeps_exactly_the_rows_and_leaves_one_file(spark, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    # A retention of 0 h lets VACUUM delete the replaced files at once; Delta's guard against
-    # that is lifted for this test only.
+    # A retention of 0 h lets VACUUM delete the replaced files at once.
     settings = make_settings(tmp_path, compact_retention_h=0)
     path = writes.ensure(spark, settings, tables.CUSTOMERS)
+    # Compacted before `customers`, and broken: its second commit is not JSON.
+    broken = writes.ensure(spark, settings, tables.QUARANTINE)
+    (broken / "_delta_log" / "00000000000000000001.json").write_text("{not json\n")
     for start in (0, 10, 20):
         frame = spark.createDataFrame(
             _rows(range(start, start + 10), "NL"), tables.CUSTOMERS_SCHEMA
@@ -51,13 +53,17 @@ def test_compaction_keeps_exactly_the_rows_and_leaves_one_file(spark, tmp_path) 
     before = _files(spark, str(path))
     assert before >= 4  # three appends and the MERGE's own file, at least
 
-    spark.conf.set(_RETENTION_CHECK, "false")
-    try:
-        done = compact.run(spark, settings)
-    finally:
-        spark.conf.unset(_RETENTION_CHECK)
+    done = compact.run(spark, settings)
 
-    assert done == [compact.Compacted(tables.CUSTOMERS, files_removed=before, files_added=1)]
+    assert [(c.table, c.error is not None) for c in done] == [
+        (tables.QUARANTINE, True),
+        (tables.CUSTOMERS, False),
+    ]
+    assert done[1] == compact.Compacted(tables.CUSTOMERS, files_removed=before, files_added=1)
+    with pytest.raises(compact.CompactionError, match="1 of 2 tables not compacted: quarantine"):
+        compact.check(done)
+    # Delta's guard was lifted for that VACUUM only.
+    assert spark.conf.get(compact.RETENTION_CHECK, None) is None
     assert _files(spark, str(path)) == 1
     assert len(list(path.glob("*.parquet"))) == 1
     assert not list(path.glob("deletion_vector_*.bin"))
@@ -66,6 +72,5 @@ def test_compaction_keeps_exactly_the_rows_and_leaves_one_file(spark, tmp_path) 
     assert {r.customer_id: r.country for r in rows} == expected
     # Nothing left to do: a second run rewrites nothing. With the default retention VACUUM
     # keeps the file replaced a moment ago.
-    assert compact.run(spark, make_settings(tmp_path)) == [
-        compact.Compacted(tables.CUSTOMERS, 0, 0)
-    ]
+    again = compact.run(spark, make_settings(tmp_path))
+    assert again[1:] == [compact.Compacted(tables.CUSTOMERS, 0, 0)]
