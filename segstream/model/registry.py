@@ -74,30 +74,57 @@ def next_version(spark: SparkSession, settings: Settings) -> int:
 
 
 def register(spark: SparkSession, settings: Settings, model: SegmentModel) -> SegmentModel:
-    """Appends a model as a candidate under the next free version number."""
-    path = writes.ensure(spark, settings, tables.MODELS)
-    stored = dataclasses.replace(model, version=next_version(spark, settings), status="candidate")
-    row = [
-        (
-            stored.version,
-            "candidate",
-            stored.trained_at,
-            stored.as_of,
-            stored.engine,
-            stored.k,
-            stored.rows,
-            stored.to_json(),
-            None,
+    """Adds a model as a candidate under the next free version number.
+
+    The row goes in by a MERGE on `version` that inserts only when the version is not
+    there: of two registrations that chose the same number (two retrains at once), Delta
+    commits one and the other conflicts, and retries with the next number.
+    """
+    path = ensure(spark, settings)
+
+    def attempt() -> SegmentModel:
+        stored = dataclasses.replace(
+            model, version=next_version(spark, settings), status="candidate"
         )
-    ]
-    writes.append(spark.createDataFrame(row, tables.MODELS_SCHEMA), path)
-    return stored
+        row = [
+            (
+                stored.version,
+                "candidate",
+                stored.trained_at,
+                stored.as_of,
+                stored.engine,
+                stored.k,
+                stored.rows,
+                stored.to_json(),
+                None,
+            )
+        ]
+        (
+            DeltaTable.forPath(spark, path)
+            .alias("t")
+            .merge(
+                spark.createDataFrame(row, tables.MODELS_SCHEMA).alias("s"), "t.version = s.version"
+            )
+            .whenNotMatchedInsertAll()
+            .execute()
+        )
+        return stored
+
+    return writes.retry_on_conflict(attempt, "registering a model", attempts=10)
 
 
 def promote(spark: SparkSession, settings: Settings, version: int) -> None:
     """Makes `version` the promoted model in one commit; the previous one becomes retired."""
     path = ensure(spark, settings)
     get(spark, settings, version)
+    # Two promotions at once: one commits, the other conflicts and goes after it, so the
+    # table ends with one promoted model.
+    writes.retry_on_conflict(
+        lambda: _flip(spark, path, version), f"promoting model {version}", attempts=10
+    )
+
+
+def _flip(spark: SparkSession, path: str, version: int) -> None:
     DeltaTable.forPath(spark, path).update(
         condition=(F.col("version") == version) | (F.col("status") == "promoted"),
         set={

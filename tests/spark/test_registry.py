@@ -86,3 +86,38 @@ def test_promotion_is_atomic_for_a_concurrent_reader_and_rollback_goes_back(
     assert statuses == {1: "promoted", 2: "retired", 3: "retired"}
     assert "Champions" in model_report.profile(current)
     assert model_report.listing([current]).splitlines()[1].split()[:2] == ["1", "promoted"]
+
+
+def test_two_retrains_at_once_get_distinct_versions_and_one_promotion(spark, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings = make_settings(tmp_path)
+    registry.ensure(spark, settings)
+    got: dict[int, float] = {}
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def retrain(tags: tuple[float, ...]) -> None:
+        try:
+            start.wait()
+            for tag in tags:
+                stored = registry.register(spark, settings, candidate(tag))
+                got[stored.version] = tag
+                registry.promote(spark, settings, stored.version)
+        except BaseException as exc:  # reported below, not lost in the thread
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=retrain, args=(tags,)) for tags in ((10.0, 11.0), (20.0, 21.0))
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert errors == []
+    assert sorted(got) == [1, 2, 3, 4]
+    models = registry.list_models(spark, settings)
+    assert [m.version for m in models] == [1, 2, 3, 4]
+    # Each version holds the record registered under it, whole.
+    assert {m.version: m.mean[0] for m in models} == got
+    assert [m.status for m in models].count("promoted") == 1
+    current = registry.current(spark, settings)
+    assert current is not None and current.version in got
