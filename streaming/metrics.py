@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -51,13 +52,16 @@ class MetricsRecorder:
         self._path = path
         self._app_id = app_id
         self._pending: dict[int, list[tuple[str, BatchStats]]] = {}
+        # `record` runs on the batch thread, `flush` on the thread that watches the query.
+        self._lock = threading.Lock()
 
     def record(self, stats: BatchStats, query: str | None = None) -> None:
         """Keeps `stats` of one of the query's batches, as `query` (default: the query's
         name) until `flush`; a replayed batch's stats replace those of its first attempt."""
         name = query or self._query
-        kept = [(q, st) for q, st in self._pending.get(stats.batch_id, []) if q != name]
-        self._pending[stats.batch_id] = [*kept, (name, stats)]
+        with self._lock:
+            kept = [(q, st) for q, st in self._pending.get(stats.batch_id, []) if q != name]
+            self._pending[stats.batch_id] = [*kept, (name, stats)]
         rate = stats.processed_rows / stats.batch_duration_s if stats.batch_duration_s else 0.0
         p50 = f"{stats.latency_p50_s:.2f}" if stats.latency_p50_s is not None else "-"
         p95 = f"{stats.latency_p95_s:.2f}" if stats.latency_p95_s is not None else "-"
@@ -80,12 +84,14 @@ class MetricsRecorder:
 
     def flush(self, spark: SparkSession, progress: Sequence[StreamingQueryProgress]) -> None:
         read = {int(p.batchId): p for p in progress}
-        ready = sorted(b for b in self._pending if b in read)
+        with self._lock:
+            ready = sorted(b for b in self._pending if b in read)
+            taken = [(b, self._pending.pop(b)) for b in ready]
         if not ready:
             return
         rows = []
-        for batch_id in ready:
-            for query, s in self._pending.pop(batch_id):
+        for batch_id, entries in taken:
+            for query, s in entries:
                 topic = self._inputs.get(query)
                 rows_read = _rows_read(read[batch_id], topic)
                 rows.append(
