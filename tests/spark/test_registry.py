@@ -105,17 +105,15 @@ def test_two_retrains_at_once_get_distinct_versions_and_one_promotion(spark, tmp
         except BaseException as exc:  # reported below, not lost in the thread
             errors.append(exc)
 
-    threads = [
-        threading.Thread(target=retrain, args=(tags,)) for tags in ((10.0, 11.0), (20.0, 21.0))
-    ]
+    threads = [threading.Thread(target=retrain, args=(tags,)) for tags in ((10.0,), (20.0,))]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=300)
     assert errors == []
-    assert sorted(got) == [1, 2, 3, 4]
+    assert sorted(got) == [1, 2]
     models = registry.list_models(spark, settings)
-    assert [m.version for m in models] == [1, 2, 3, 4]
+    assert [m.version for m in models] == [1, 2]
     # Each version holds the record registered under it, whole.
     assert {m.version: m.mean[0] for m in models} == got
     assert [m.status for m in models].count("promoted") == 1
