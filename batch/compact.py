@@ -55,7 +55,7 @@ class CompactionError(SegstreamError):
 
 @dataclass(frozen=True)
 class Compacted:
-    """What compacting one table did; `error` names why it failed (then nothing changed)."""
+    """What compacting one table did; `error` names why it failed, if it did."""
 
     table: str
     files_removed: int = 0
