@@ -98,7 +98,8 @@ def run(spark: SparkSession, settings: Settings) -> list[Compacted]:
         try:
             result = compact_table(spark, settings, name)
         except (PySparkException, Py4JError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            text = str(exc).strip()
+            first = text.splitlines()[0] if text else type(exc).__name__
             log.error("compacting %s failed: %s", name, first)
             done.append(Compacted(name, error=first))
             continue

@@ -10,6 +10,7 @@ from segstream.contracts import quarantine as Q
 from segstream.contracts.events import (
     EVENT_SCHEMA,
     EVENT_TYPES,
+    ID_FIELDS,
     MAX_AMOUNT,
     MAX_FUTURE,
     MAX_ID_LENGTH,
@@ -135,7 +136,6 @@ def parse(raw: DataFrame) -> DataFrame:
     amount_text = F.try_variant_get(doc, "$.amount", "string")
     amount = amount_text.try_cast(T.DecimalType(38, 2))
     items = F.coalesce(e["items"], F.array())
-    ids = ("event_id", "customer_id", "order_id")
     rules += [
         (
             ~e["event_type"].isin(*EVENT_TYPES),
@@ -153,7 +153,7 @@ def parse(raw: DataFrame) -> DataFrame:
                     f"{name} has %d characters, at most {MAX_ID_LENGTH}", F.length(e[name])
                 ),
             )
-            for name in ids
+            for name in ID_FIELDS
         ],
         (
             F.coalesce((amount < 0) | (amount > MAX_AMOUNT), F.lit(True))

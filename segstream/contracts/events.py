@@ -29,6 +29,7 @@ MAX_AMOUNT = Decimal("1000000000.00")
 MAX_QUANTITY = 1_000_000
 MAX_ITEMS = 1_000
 MAX_ID_LENGTH = 128
+ID_FIELDS = ("event_id", "customer_id", "order_id")
 # Older event times are corrupt dates (1900, 0001), not purchases: they would inflate tenure
 # and open a partition of `events` per date. Histories from the 1990s replay.
 MIN_EVENT_TIME = datetime(1990, 1, 1, tzinfo=UTC)
@@ -138,7 +139,7 @@ class Event:
 def out_of_bounds(event: Event) -> str | None:
     """What of `event` is outside the contract's bounds (the stream would quarantine it),
     or None."""
-    for name in ("event_id", "customer_id", "order_id"):
+    for name in ID_FIELDS:
         if len(getattr(event, name)) > MAX_ID_LENGTH:
             return f"{name} longer than {MAX_ID_LENGTH} characters"
     if event.amount > MAX_AMOUNT:
