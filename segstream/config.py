@@ -231,6 +231,10 @@ class Settings(BaseSettings):
     def checkpoint_path(self, query: str) -> Path:
         return (self.lake / "checkpoints" / query).resolve()
 
+    def stream_id_path(self, query: str) -> Path:
+        """The lake's copy of a query's idempotency id (see `streaming.queries.app_id`)."""
+        return (self.lake / "stream-ids" / query).resolve()
+
     def kafka_client_options(self) -> dict[str, Any]:
         """Security options for kafka-python clients."""
         opts: dict[str, Any] = {"security_protocol": self.kafka_security_protocol}

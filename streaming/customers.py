@@ -12,6 +12,7 @@ from segstream.contracts.tables import CUSTOMER_PROFILE_SCHEMA, CUSTOMERS_SCHEMA
 from segstream.lake import writes
 from streaming import transforms
 
+QUERY = "customers"
 CUSTOMER_UPDATE = {
     f.name: f"s.{f.name}" for f in CUSTOMERS_SCHEMA.fields if f.name != "customer_id"
 }

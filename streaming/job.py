@@ -39,16 +39,15 @@ from segstream.lake import writes
 from segstream.runtime.processes import die_with_parent
 from segstream.runtime.signals import stop_on_signals
 from segstream.spark_session import get_spark, under_spark_submit
-from streaming import lake_writer, sources
-from streaming.customers import CustomersMicroBatch
+from streaming import customer_state, customers, lake_writer, sources
 from streaming.metrics import MetricsRecorder
 from streaming.model_switch import CustomerState
 from streaming.queries import app_id, caught_up, every, stop_between_batches
+from streaming.rebuild import remove_derived
 
 # Named, not __name__: the lake part runs this module as __main__.
 log = logging.getLogger("streaming.job")
 
-CUSTOMERS = "customers"
 # How long a stop waits for the queries' running batches to end, all queries together.
 _STOP_WAIT_S = 10.0
 # The lake part's, shorter: niced on a busy machine its batch can take a minute, and every
@@ -68,7 +67,7 @@ HOT_PART, LAKE_PART = "hot", "lake"
 
 
 def start_lake(spark: SparkSession, settings: Settings) -> tuple[StreamingQuery, MetricsRecorder]:
-    txn_app = app_id(settings.checkpoint_path(lake_writer.QUERY), lake_writer.QUERY)
+    txn_app = app_id(settings, lake_writer.QUERY)
     recorder = MetricsRecorder(
         lake_writer.QUERY,
         settings.table_path(tables.STREAM_METRICS),
@@ -81,23 +80,35 @@ def start_lake(spark: SparkSession, settings: Settings) -> tuple[StreamingQuery,
 
 
 def start_customers(spark: SparkSession, settings: Settings) -> StreamingQuery:
-    checkpoint = settings.checkpoint_path(CUSTOMERS)
-    customers = writes.ensure(spark, settings, tables.CUSTOMERS)
-    handler = CustomersMicroBatch(
+    checkpoint = settings.checkpoint_path(customers.QUERY)
+    table = writes.ensure(spark, settings, tables.CUSTOMERS)
+    handler = customers.CustomersMicroBatch(
         spark,
-        customers,
+        table,
         settings.table_path(tables.QUARANTINE),
-        app_id(checkpoint, CUSTOMERS),
+        app_id(settings, customers.QUERY),
     )
     writer = (
         sources.kafka_topic(spark, settings, settings.topic_customers)
-        .writeStream.queryName(CUSTOMERS)
+        .writeStream.queryName(customers.QUERY)
         .option("checkpointLocation", str(checkpoint))
         .foreachBatch(handler)
         .trigger(processingTime=every(settings.trigger_interval_s))
     )
     query: StreamingQuery = writer.start()
     return query
+
+
+def check_checkpoints(settings: Settings, part: str | None) -> None:
+    """Refuses, before anything starts, a checkpoint that the lake's writes do not belong to
+    (`streaming.queries.app_id`). `part`: HOT_PART, LAKE_PART or None (both).
+
+    Raises:
+        CheckpointLost: naming the query, its checkpoint and what to do.
+    """
+    queries = {HOT_PART: (customer_state.QUERY,), LAKE_PART: (lake_writer.QUERY, customers.QUERY)}
+    for name in queries.get(part or "", (*queries[HOT_PART], *queries[LAKE_PART])):
+        app_id(settings, name)
 
 
 def _session(settings: Settings, app_name: str) -> SparkSession:
@@ -145,15 +156,19 @@ class _LakePart:
             return self._proc.wait()
 
 
-def run(settings: Settings, once: bool = False) -> None:
+def run(settings: Settings, once: bool = False, rebuild: bool = False) -> None:
     """Runs the whole stream until SIGTERM/SIGINT (or, with `once`, until every query is
     idle): the hot part in this process, the lake part in a child process whose CPU share
-    yields to it (`SEGSTREAM_BACKGROUND_NICE`).
+    yields to it (`SEGSTREAM_BACKGROUND_NICE`). `rebuild`: first remove what the stream
+    derived (`streaming.rebuild`), so that it is derived again from the topics.
 
     Raises:
         SegstreamError: the lake part failed (its log says why).
         pyspark.errors.StreamingQueryException: a query failed; its cause is in the message.
     """
+    if rebuild:
+        remove_derived(settings)
+    check_checkpoints(settings, None)
     spark = _session(settings, "segstream-stream")
     try:
         # Started once this process has resolved the jars, so the two never fetch them at once.
@@ -216,6 +231,7 @@ def run_lake(settings: Settings, once: bool, follow_stdin: bool) -> None:
     """The lake part: `lake` and `customers`, until SIGTERM/SIGINT (or, with `once`, until
     both are idle). `follow_stdin`: run beside a hot part that closes this process's stdin
     when it is done (or gone): then stop, or with `once` drain from then on."""
+    check_checkpoints(settings, LAKE_PART)
     spark = _session(settings, "segstream-lake")
     hot_done = threading.Event()
     if follow_stdin:
@@ -231,8 +247,8 @@ def run_lake(settings: Settings, once: bool, follow_stdin: bool) -> None:
         with stop_on_signals("stopping after the current batches") as stop:
             writes.ensure_all(spark, settings, lake_writer.TABLES)
             lake, lake_metrics = start_lake(spark, settings)
-            customers = start_customers(spark, settings)
-            queries = [lake, customers]
+            profiles = start_customers(spark, settings)
+            queries = [lake, profiles]
             log.info("lake started (%s)", "drain and exit" if once else "continuous")
             flushed = time.monotonic()
             idle = 0
@@ -293,6 +309,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.part == LAKE_PART:
             run_lake(settings, args.once, args.follow_stdin)
         elif args.part == HOT_PART:
+            check_checkpoints(settings, HOT_PART)
             spark = _session(settings, "segstream-stream")
             try:
                 run_hot(spark, settings, args.once, None)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ from segstream.model.record import SegmentModel
 from segstream.rescore_requests import publish_requests
 from streaming import customer_state
 from streaming.model_cache import ModelCache
-from streaming.queries import app_id, every, stop_between_batches
+from streaming.queries import app_id, every, stop_between_batches, write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -55,13 +54,8 @@ class ModelPin:
         return Pin(**json.loads(self._path.read_text()))
 
     def set(self, pin: Pin) -> Pin:
-        """Stores `pin` durably (written whole, then renamed into place)."""
-        tmp = self._path.with_suffix(".tmp")
-        with tmp.open("w") as f:
-            f.write(json.dumps(asdict(pin)))
-            f.flush()
-            os.fsync(f.fileno())
-        tmp.replace(self._path)
+        """Stores `pin` durably."""
+        write_atomically(self._path, json.dumps(asdict(pin)))
         return pin
 
 
@@ -89,7 +83,7 @@ class CustomerState:
         self._spark = spark
         self._settings = settings
         self._checkpoint = settings.checkpoint_path(customer_state.QUERY)
-        self._app_id = app_id(self._checkpoint, customer_state.QUERY)
+        self._app_id = app_id(settings, customer_state.QUERY)
         self._pin = ModelPin(self._checkpoint)
         self._models = ModelCache(spark, settings)
         self.query: StreamingQuery | None = None

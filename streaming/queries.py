@@ -4,6 +4,7 @@ them between batches."""
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from collections.abc import Sequence
@@ -12,20 +13,62 @@ from pathlib import Path
 from pyspark.sql.streaming.query import StreamingQuery
 
 from segstream.config import Settings
+from segstream.errors import SegstreamError
 from segstream.runtime import topics
 
+APP_ID_FILE = "segstream-app-id"
 
-def app_id(checkpoint: Path, query: str) -> str:
-    """The idempotency key of a query's writes, kept next to its checkpoint.
 
-    A fresh checkpoint restarts batch ids at 0; a new id then keeps Delta from mistaking
-    those batches for replays of the old query's.
+class CheckpointLost(SegstreamError):
+    """A query's checkpoint is not the one the lake's writes belong to."""
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Writes `path` whole (a temporary file, synced, then renamed into place)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    tmp.replace(path)
+
+
+def app_id(settings: Settings, query: str) -> str:
+    """The idempotency key of a query's writes, kept in its checkpoint and in the lake.
+
+    A fresh checkpoint restarts batch ids at 0 and reads its topics from the earliest offset:
+    over a lake that holds an earlier checkpoint's writes, every message would be written
+    again (events twice, orders and money doubled, changes that never happened). The lake's
+    copy tells a lost checkpoint from a first start, which is refused.
+
+    Raises:
+        CheckpointLost: the lake holds the writes of another checkpoint of `query`.
     """
-    checkpoint.mkdir(parents=True, exist_ok=True)
-    marker = checkpoint / "segstream-app-id"
-    if not marker.is_file():
-        marker.write_text(f"segstream-{query}-{uuid.uuid4()}\n")
-    return marker.read_text().strip()
+    checkpoint = settings.checkpoint_path(query)
+    mine = checkpoint / APP_ID_FILE
+    kept = settings.stream_id_path(query)
+    own = mine.read_text().strip() if mine.is_file() else None
+    if kept.is_file():
+        written = kept.read_text().strip()
+        if own != written:
+            state = "missing" if own is None else f"another one ({own})"
+            raise CheckpointLost(
+                f"the checkpoint of the stream's `{query}` query at {checkpoint} is {state}, "
+                f"but the lake at {settings.lake.resolve()} holds what the query wrote with "
+                f"checkpoint {written} (recorded in {kept}). Starting from this checkpoint "
+                "would write every message again. Restore that checkpoint, or rebuild the "
+                'stream from Kafka (README.md, "Rebuilding the stream").'
+            )
+        return written
+    if own is None:
+        own = f"segstream-{query}-{uuid.uuid4()}"
+        # The checkpoint's copy first: a crash before the lake's leaves a checkpoint the next
+        # start adopts, never a lake copy without its checkpoint.
+        write_atomically(mine, own + "\n")
+    # Also adopts the checkpoint of a lake that kept no copy yet.
+    write_atomically(kept, own + "\n")
+    return own
 
 
 def every(seconds: float) -> str:

@@ -38,6 +38,7 @@ def make_settings(root: Path, **overrides: object) -> Settings:
         for field, suffix in (
             ("topic_customer_scores", "scores"),
             ("topic_segment_control", "control"),
+            ("topic_segment_changes", "changes"),
         ):
             values.setdefault(field, f"{tx}-{suffix}")
     return load_settings(**values)

@@ -21,6 +21,15 @@ def register(add: Add) -> None:
         action="store_true",
         help="process everything available (and what that produces), then exit",
     )
+    p.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="first remove what the stream derived (its checkpoints; the tables events, "
+        "quarantine, customers, customer_rfm, customer_segments, segment_history, "
+        "stream_metrics; the topics customer-scores and segment-changes) and derive it again "
+        "from the topics: after a lost checkpoint. Stop the stream first; refused when "
+        "transactions no longer holds every message",
+    )
     p = add(
         "demo",
         cmd_demo,
@@ -41,7 +50,7 @@ def register(add: Add) -> None:
 def cmd_stream(settings: Settings, args: argparse.Namespace) -> int:
     from streaming import job
 
-    job.run(settings, once=args.once)
+    job.run(settings, once=args.once, rebuild=args.rebuild)
     return 0
 
 

@@ -25,9 +25,10 @@ from segstream.model.scoring import score_numpy
 
 
 def run_cli(
-    settings: Settings, *args: str, timeout: float = 600
+    settings: Settings, *args: str, timeout: float = 600, ok: bool = True
 ) -> subprocess.CompletedProcess[str]:
-    """Runs `segstream ARGS` in a subprocess with these settings; fails the test on error."""
+    """Runs `segstream ARGS` in a subprocess with these settings; fails the test on error
+    (with `ok=False`: when it succeeds)."""
     proc = subprocess.run(
         [sys.executable, "-m", "cli.main", *args],
         env=settings.to_env(),
@@ -36,7 +37,10 @@ def run_cli(
         timeout=timeout,
         check=False,
     )
-    assert proc.returncode == 0, f"segstream {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
+    outcome = "failed" if ok else "succeeded"
+    assert (proc.returncode == 0) == ok, (
+        f"segstream {' '.join(args)} {outcome}:\n{proc.stdout}\n{proc.stderr}"
+    )
     return proc
 
 

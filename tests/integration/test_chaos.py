@@ -46,7 +46,7 @@ from tests.integration.helpers import (
 
 pytestmark = pytest.mark.integration
 
-EVENTS = 50_000
+EVENTS = 30_000
 KILLS = 3
 CENTROIDS = ((-0.5, 0.5, 0.5), (0.5, -0.5, -0.5))
 
@@ -104,7 +104,7 @@ def test_sigkill_at_random_moments_changes_nothing(
     topics.ensure_topics(settings)
     options = GeneratorOptions(customers=2000, seed=99, start=datetime(2024, 2, 1, tzinfo=UTC))
     events = list(itertools.islice(generate(options), EVENTS))
-    producer = threading.Thread(target=produce_paced, args=(settings, events, 1500.0), daemon=True)
+    producer = threading.Thread(target=produce_paced, args=(settings, events, 1000.0), daemon=True)
     producer.start()
 
     rng = random.Random(2024)

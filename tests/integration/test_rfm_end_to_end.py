@@ -4,6 +4,7 @@ with an independent pandas computation over exactly what was produced."""
 from __future__ import annotations
 
 import itertools
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,8 +15,10 @@ from producers.generator import GeneratorOptions, generate
 from producers.publisher import Publisher
 from segstream.config import Settings
 from segstream.contracts import tables
+from segstream.lake import reads
+from streaming import rebuild as derived
 from tests.conftest import make_settings
-from tests.integration.helpers import expected_rfm, read_rfm, run_cli
+from tests.integration.helpers import expected_rfm, read_rfm, run_cli, table
 
 pytestmark = pytest.mark.integration
 
@@ -54,5 +57,21 @@ def test_customer_rfm_matches_pandas_to_the_cent_and_microsecond(
     actual = read_rfm(spark, settings)
     expected = expected_rfm(events)
     pd.testing.assert_frame_equal(actual[expected.columns], expected, check_exact=True)
-    events_count = spark.read.format("delta").load(str(settings.table_path(tables.EVENTS))).count()
-    assert events_count == 2000
+    event_ids = sorted(table(spark, settings, tables.EVENTS)["event_id"])
+    assert event_ids == sorted(e.event_id for e in events)
+
+    # A lost checkpoint over the kept lake is refused, and nothing is written.
+    versions = {name: reads.version(spark, settings, name) for name in derived.TABLES}
+    shutil.rmtree(settings.lake / "checkpoints")
+    refused = run_cli(settings, "stream", "--once", ok=False)
+    lake_checkpoint = settings.checkpoint_path("lake")
+    assert "the checkpoint of the stream's `customer-state` query at " in refused.stderr
+    assert "is missing" in refused.stderr and "Rebuilding the stream" in refused.stderr
+    assert {name: reads.version(spark, settings, name) for name in derived.TABLES} == versions
+    assert not (lake_checkpoint / "segstream-app-id").exists()
+
+    # The rebuild derives the same lake again from the topics, counting every event once.
+    run_cli(settings, "stream", "--once", "--rebuild")
+    rebuilt = read_rfm(spark, settings)
+    pd.testing.assert_frame_equal(rebuilt[expected.columns], expected, check_exact=True)
+    assert sorted(table(spark, settings, tables.EVENTS)["event_id"]) == event_ids
