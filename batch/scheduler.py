@@ -248,19 +248,33 @@ def run(settings: Settings, once: bool = False, retrain_on_drift: bool = False) 
     try:
         # Entered after the SparkSession exists: PySpark installs its own SIGINT handler then.
         with stop_on_signals("cancelling the current job, then exiting") as stop:
+            finished = threading.Event()
 
             def cancel_on_stop() -> None:
-                stop.wait()
-                cancel()
+                while not (stop.wait(0.5) or finished.is_set()):
+                    pass
+                # Again and again: a job's next step (after a retrain's training in Python,
+                # its registration) starts new Spark jobs, which must not run either.
+                while not finished.is_set():
+                    cancel()
+                    finished.wait(0.2)
 
             # A retrain takes minutes on 2 cores: waiting for it would hold a stop as long.
-            threading.Thread(target=cancel_on_stop, name="cancel-on-stop", daemon=True).start()
-            scheduler = Scheduler(
-                hooks, Intervals.from_settings(settings), StateFile(state_path(settings)), stop=stop
-            )
-            if once:
-                scheduler.run_pending()
-            else:
-                scheduler.run_forever()
+            canceller = threading.Thread(target=cancel_on_stop, name="cancel-on-stop")
+            canceller.start()
+            try:
+                scheduler = Scheduler(
+                    hooks,
+                    Intervals.from_settings(settings),
+                    StateFile(state_path(settings)),
+                    stop=stop,
+                )
+                if once:
+                    scheduler.run_pending()
+                else:
+                    scheduler.run_forever()
+            finally:
+                finished.set()
+                canceller.join()
     finally:
         close()

@@ -8,7 +8,7 @@ import sys
 
 from segstream.config import Settings
 from segstream.runtime import kafka_broker, topics
-from segstream.runtime.supervisor import Child, Supervisor
+from segstream.runtime.supervisor import Child, Service, Supervisor
 from viz import serve
 
 log = logging.getLogger(__name__)
@@ -50,8 +50,18 @@ def run(settings: Settings, rate: float, keep_broker: bool) -> int:
     # Before anything starts: a taken monitor port would otherwise only show in its log.
     serve.check_port(settings.monitor_host, settings.monitor_port)
     started_broker = settings.embedded_kafka and not kafka_broker.status(settings).running
+    # Detached (it may outlive the demo with --keep-broker), so watched rather than owned.
+    broker = Service(
+        "broker",
+        lambda: kafka_broker.start(settings),
+        lambda: kafka_broker.status(settings).running,
+    )
     supervisor = Supervisor(
-        children(rate), settings.to_env(), (settings.home / "logs").resolve(), _STOP_TIMEOUT_S
+        children(rate),
+        settings.to_env(),
+        (settings.home / "logs").resolve(),
+        _STOP_TIMEOUT_S,
+        services=[broker] if settings.embedded_kafka else [],
     )
     try:
         if settings.embedded_kafka:

@@ -1,9 +1,10 @@
-"""`segstream demo` brings up broker, simulator, stream, scheduler and monitor; Ctrl-C stops
-every process cleanly (none killed after its grace) within the 20 s a user waits, and leaves
+"""`segstream demo` brings up broker, simulator, stream, scheduler and monitor, brings the
+broker back when it dies; Ctrl-C stops every process cleanly (none killed after its grace) within the 20 s a user waits, and leaves
 nothing behind."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import psutil
 import pytest
 
 from segstream.contracts import tables
+from segstream.runtime import kafka_broker, topics
 from segstream.runtime.processes import wait_for
 from tests.conftest import make_settings
 
@@ -33,7 +35,7 @@ def our_processes(home: Path) -> list[psutil.Process]:
     return found
 
 
-def test_ctrl_c_stops_every_process_of_the_demo(tmp_path: Path) -> None:
+def test_the_demo_survives_a_broker_crash_and_ctrl_c_stops_every_process(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
     env = settings.to_env()
     log = (tmp_path / "demo.log").open("wb")
@@ -57,6 +59,22 @@ def test_ctrl_c_stops_every_process_of_the_demo(tmp_path: Path) -> None:
         assert any("scheduler" in c for c in kinds), kinds
         assert any("streamlit run" in c for c in kinds), kinds
         assert sum("org.apache.spark.deploy.SparkSubmit" in c for c in kinds) >= 1, kinds
+
+        # A broker that dies is started again, and the stream goes on: the customer state
+        # publishes scores of events the simulator sent after the broker came back.
+        first = kafka_broker.status(settings).pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        assert wait_for(lambda: kafka_broker.status(settings).pid not in (None, first), 120, 0.5), (
+            tmp_path / "demo.log"
+        ).read_text()
+        scores = [(settings.topic_customer_scores, p) for p in range(settings.topic_partitions)]
+        back = sum(topics.end_offsets(settings, scores).values())
+        assert wait_for(
+            lambda: sum(topics.end_offsets(settings, scores).values()) > back, 300, 2.0
+        ), (tmp_path / "demo.log").read_text() + (
+            settings.home / "logs" / "stream.log"
+        ).read_text()[-5000:]
     finally:
         demo.send_signal(signal.SIGINT)
         asked = time.monotonic()
