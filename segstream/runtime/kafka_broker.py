@@ -48,6 +48,12 @@ class BrokerPaths:
         self.log = self.root / "broker.log"
         self.pid = self.root / "broker.pid"
 
+    def running_pid(self) -> int | None:
+        """The pid of this home's broker, if it runs: the pid file's process only when it
+        runs the broker class with this home's properties (a reused pid, or another home's
+        broker, is left alone)."""
+        return read_pid(self.pid, (MAIN_CLASS, str(self.properties)))
+
 
 def _require_embedded(settings: Settings) -> None:
     if not settings.embedded_kafka:
@@ -59,7 +65,7 @@ def _require_embedded(settings: Settings) -> None:
 
 def status(settings: Settings) -> BrokerStatus:
     paths = BrokerPaths(settings)
-    pid = read_pid(paths.pid, MAIN_CLASS)
+    pid = paths.running_pid()
     return BrokerStatus(pid is not None, pid, settings.bootstrap_servers, paths.log)
 
 
@@ -142,7 +148,7 @@ def stop(settings: Settings) -> bool:
     """Stops the broker with SIGTERM (SIGKILL after a grace period). False if none ran."""
     _require_embedded(settings)
     paths = BrokerPaths(settings)
-    pid = read_pid(paths.pid, MAIN_CLASS)
+    pid = paths.running_pid()
     if pid is None:
         return False
     if not terminate(pid, _STOP_TIMEOUT_S):

@@ -9,7 +9,7 @@ import random
 import signal
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import psutil
@@ -17,8 +17,9 @@ import psutil
 _PR_SET_PDEATHSIG = 1
 
 
-def read_pid(pid_file: Path, marker: str) -> int | None:
-    """The pid in `pid_file` if that process is alive and its command line has `marker`.
+def read_pid(pid_file: Path, markers: Sequence[str]) -> int | None:
+    """The pid in `pid_file` if that process is alive and its command line has every one of
+    `markers` (among its arguments).
 
     A stale file (dead process, or a pid reused by something else) is removed.
     """
@@ -28,7 +29,8 @@ def read_pid(pid_file: Path, marker: str) -> int | None:
         return None
     try:
         proc = psutil.Process(pid)
-        alive = proc.status() != psutil.STATUS_ZOMBIE and marker in " ".join(proc.cmdline())
+        args = proc.cmdline()
+        alive = proc.status() != psutil.STATUS_ZOMBIE and all(m in args for m in markers)
     except psutil.Error:
         alive = False
     if not alive:
