@@ -1,8 +1,8 @@
-"""One writer of segments: while events arrive at the running stream, a model is promoted
-(a retrain) and `segstream rescore` asks for aging twice. Every history row is still a real
-transition (the `to` of one row is the `from` of the customer's next), the feed carries
-exactly those changes, no customer's as-of goes back, and the customers end in the segments
-the promoted model gives them."""
+"""One writer of segments: while events arrive at the running stream, two retrains register
+and promote a model each at once (distinct versions, one promoted) and `segstream rescore`
+asks for aging twice. Every history row is still a real transition (the `to` of one row is
+the `from` of the customer's next), the feed carries exactly those changes, no customer's
+as-of goes back, and the customers end in the segments the promoted model gives them."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from producers.generator import GeneratorOptions, generate
 from segstream.config import Settings
 from segstream.contracts import tables
 from segstream.model import registry
+from segstream.model.record import SegmentModel
 from segstream.runtime import topics
 from tests.conftest import make_settings
 from tests.integration.helpers import (
@@ -85,9 +86,29 @@ def test_rescore_and_retrain_while_events_arrive_leave_real_transitions(
         producer.start()
         _wait_for(settings.table_path(tables.CUSTOMER_RFM), stream, log)
         run_cli(settings, "rescore")
-        # The retrain: a model with other boundaries, promoted while events arrive.
-        second = model_for(0, expected_rfm(events[:2000]), ((0.6, 0.9, 0.9), (-0.3, -0.2, -0.2)))
-        registry.promote(spark, settings, registry.register(spark, settings, second).version)
+        # Two retrains at once (a scheduled and a manual one), each registering a model with
+        # other boundaries and promoting it, while events arrive.
+        rfm = expected_rfm(events[:2000])
+        retrains = [
+            model_for(0, rfm, ((0.6, 0.9, 0.9), (-0.3, -0.2, -0.2))),
+            model_for(0, rfm, ((0.2, -0.7, 0.4), (-0.6, 0.8, -0.1))),
+        ]
+        together = threading.Barrier(len(retrains))
+        failures: list[BaseException] = []
+
+        def retrain(model: SegmentModel) -> None:
+            try:
+                together.wait()
+                registry.promote(spark, settings, registry.register(spark, settings, model).version)
+            except BaseException as exc:  # reported below, not lost in the thread
+                failures.append(exc)
+
+        threads = [threading.Thread(target=retrain, args=(m,)) for m in retrains]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=300)
+        assert failures == []
         run_cli(settings, "rescore")
         producer.join()
         stream.send_signal(signal.SIGTERM)
@@ -100,8 +121,11 @@ def test_rescore_and_retrain_while_events_arrive_leave_real_transitions(
     expected = expected_rfm(events)
     actual = read_rfm(spark, settings)
     pd.testing.assert_frame_equal(actual[expected.columns], expected, check_exact=True)
+    models = registry.list_models(spark, settings)
+    assert [m.version for m in models] == [1, 2, 3]
+    assert [m.status for m in models].count("promoted") == 1
     promoted = registry.current(spark, settings)
-    assert promoted is not None and promoted.version == 2
+    assert promoted is not None and promoted.version in (2, 3)
     segments = check_segments(spark, settings, promoted, expected)
     history = table(spark, settings, tables.SEGMENT_HISTORY)
     check_history(history, segments)
