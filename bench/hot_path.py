@@ -126,7 +126,11 @@ class Load:
 
 
 def _consumer(settings: Settings, topic: str, since: float) -> tuple[KafkaConsumer, dict]:  # type: ignore[type-arg]
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=None)
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        group_id=None,
+        **settings.kafka_client_options(),
+    )
     parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
     consumer.assign(parts)
     starts = consumer.offsets_for_times({tp: int(since * 1000) for tp in parts})
@@ -157,7 +161,11 @@ class ScoresLog:
     the (n_events, Kafka time) of each record."""
 
     def __init__(self, settings: Settings) -> None:
-        self._consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=None)
+        self._consumer = KafkaConsumer(
+            bootstrap_servers=settings.bootstrap_servers,
+            group_id=None,
+            **settings.kafka_client_options(),
+        )
         topic = settings.topic_customer_scores
         parts = [TopicPartition(topic, p) for p in self._consumer.partitions_for_topic(topic) or ()]
         self._consumer.assign(parts)
@@ -276,7 +284,9 @@ def bare_floor(
 ) -> dict[int, tuple[float, float, float]]:
     """Per rate: (batch median s, latency p50 s, latency p95 s) of Kafka -> dedupe -> Kafka."""
     source, sink = "floor-in", "floor-out"
-    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    admin = KafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers, **settings.kafka_client_options()
+    )
     try:
         admin.create_topics([NewTopic(t, settings.topic_partitions, 1) for t in (source, sink)])
     finally:

@@ -20,6 +20,8 @@ from segstream.errors import SegstreamError
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+# The one user of the embedded broker; its password is made per home.
+EMBEDDED_KAFKA_USER = "segstream"
 # The segmentation features segstream.model.features defines (kept as names here so that
 # loading settings does not import Spark; a unit test checks the two lists agree).
 FeatureName = Literal["recency_days", "frequency", "monetary", "avg_order_value", "tenure_days"]
@@ -194,6 +196,19 @@ class Settings(BaseSettings):
             raise ValueError("kafka_port and kafka_controller_port must differ")
         if self.monitor_port in (self.kafka_port, self.kafka_controller_port):
             raise ValueError("monitor_port must differ from the embedded broker's ports")
+        external = (
+            self.kafka_security_protocol != "PLAINTEXT",
+            self.kafka_sasl_mechanism,
+            self.kafka_sasl_username,
+            self.kafka_sasl_password,
+            self.kafka_ssl_cafile,
+        )
+        if self.kafka_bootstrap is None and any(v for v in external):
+            raise ValueError(
+                "the kafka_security_protocol, kafka_sasl_* and kafka_ssl_cafile settings are "
+                "for an external cluster (kafka_bootstrap); the embedded broker makes its own "
+                "password"
+            )
         if self.kafka_security_protocol.startswith("SASL") and not (
             self.kafka_sasl_mechanism and self.kafka_sasl_username and self.kafka_sasl_password
         ):
@@ -235,34 +250,57 @@ class Settings(BaseSettings):
         """The lake's copy of a query's idempotency id (see `streaming.queries.app_id`)."""
         return (self.lake / "stream-ids" / query).resolve()
 
+    def broker_secret_path(self) -> Path:
+        """The embedded broker's password for its clients (user `EMBEDDED_KAFKA_USER`), made
+        at the broker's first start, readable by its owner only."""
+        return (self.home / "kafka" / "client-secret").resolve()
+
+    def _kafka_auth(self) -> tuple[str, str | None, str | None, str | None]:
+        """(security protocol, SASL mechanism, username, password) of the cluster."""
+        if self.embedded_kafka:
+            try:
+                secret = self.broker_secret_path().read_text().strip()
+            except FileNotFoundError:
+                # No broker has started in this home yet: there is nothing to talk to.
+                return ("PLAINTEXT", None, None, None)
+            return ("SASL_PLAINTEXT", "PLAIN", EMBEDDED_KAFKA_USER, secret)
+        password = self.kafka_sasl_password
+        return (
+            self.kafka_security_protocol,
+            self.kafka_sasl_mechanism,
+            self.kafka_sasl_username,
+            None if password is None else password.get_secret_value(),
+        )
+
     def kafka_client_options(self) -> dict[str, Any]:
         """Security options for kafka-python clients."""
-        opts: dict[str, Any] = {"security_protocol": self.kafka_security_protocol}
-        if self.kafka_sasl_mechanism:
-            opts["sasl_mechanism"] = self.kafka_sasl_mechanism
-            opts["sasl_plain_username"] = self.kafka_sasl_username
-            if self.kafka_sasl_password is not None:
-                opts["sasl_plain_password"] = self.kafka_sasl_password.get_secret_value()
+        protocol, mechanism, username, password = self._kafka_auth()
+        opts: dict[str, Any] = {"security_protocol": protocol}
+        if mechanism:
+            opts["sasl_mechanism"] = mechanism
+            opts["sasl_plain_username"] = username
+            if password is not None:
+                opts["sasl_plain_password"] = password
         if self.kafka_ssl_cafile:
             opts["ssl_cafile"] = str(self.kafka_ssl_cafile)
         return opts
 
     def spark_kafka_options(self) -> dict[str, str]:
         """The same security options in the form Spark's Kafka source takes."""
+        protocol, mechanism, username, password = self._kafka_auth()
         opts = {
             "kafka.bootstrap.servers": self.bootstrap_servers,
-            "kafka.security.protocol": self.kafka_security_protocol,
+            "kafka.security.protocol": protocol,
         }
-        if self.kafka_sasl_mechanism and self.kafka_sasl_password is not None:
+        if mechanism and password is not None:
             module = (
                 "org.apache.kafka.common.security.plain.PlainLoginModule"
-                if self.kafka_sasl_mechanism == "PLAIN"
+                if mechanism == "PLAIN"
                 else "org.apache.kafka.common.security.scram.ScramLoginModule"
             )
-            secret = self.kafka_sasl_password.get_secret_value()
-            opts["kafka.sasl.mechanism"] = self.kafka_sasl_mechanism
+            opts["kafka.sasl.mechanism"] = mechanism
             opts["kafka.sasl.jaas.config"] = (
-                f'{module} required username="{self.kafka_sasl_username}" password="{secret}";'
+                f'{module} required username="{username}" password="{password}";'
             )
         if self.kafka_ssl_cafile:
             opts["kafka.ssl.truststore.type"] = "PEM"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from segstream.config import LOOPBACK, Settings, load_settings
+from segstream.config import EMBEDDED_KAFKA_USER, LOOPBACK, Settings, load_settings
 from segstream.runtime.processes import free_port
 
 
@@ -42,6 +42,17 @@ def make_settings(root: Path, **overrides: object) -> Settings:
         ):
             values.setdefault(field, f"{tx}-{suffix}")
     return load_settings(**values)
+
+
+def on_broker(broker: Settings) -> dict[str, object]:
+    """Settings that reach the session's broker as an external cluster, with its password."""
+    return {
+        "kafka_bootstrap": broker.bootstrap_servers,
+        "kafka_security_protocol": "SASL_PLAINTEXT",
+        "kafka_sasl_mechanism": "PLAIN",
+        "kafka_sasl_username": EMBEDDED_KAFKA_USER,
+        "kafka_sasl_password": broker.broker_secret_path().read_text().strip(),
+    }
 
 
 @pytest.fixture(scope="session")

@@ -283,7 +283,7 @@ def _local_m2() -> Path:
 
 
 def _ivy_settings(maven_repo: str) -> str:
-    #: a local entry without its POM is not taken (with its jar alone
+    # descriptor="required": a local entry without its POM is not taken (with its jar alone
     # the dependencies would silently be missing); the chain goes on to the repository.
     return f"""<ivysettings>
   <settings defaultResolver="chain"/>

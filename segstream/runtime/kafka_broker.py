@@ -1,8 +1,9 @@
 """The embedded single-node KRaft Kafka broker (broker and controller in one JVM).
 
-Its state lives under `<home>/kafka`: `server.properties`, `data/` (formatted once, so
-topics and offsets survive restarts), `broker.log` and `broker.pid`. The JVM is detached
-from the starting process, so the broker outlives a `segstream kafka start`.
+Its state lives under `<home>/kafka`: `server.properties`, `client-secret` (the password every
+listener asks for), `data/` (formatted once, so topics and offsets survive restarts),
+`broker.log` and `broker.pid`. The JVM is detached from the starting process, so the broker
+outlives a `segstream kafka start`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import base64
 import logging
 import os
+import secrets
 import subprocess
 import time
 import uuid
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from segstream.config import Settings
+from segstream.config import EMBEDDED_KAFKA_USER, Settings
 from segstream.runtime import jars
 from segstream.runtime.errors import BrokerError
 from segstream.runtime.processes import port_in_use, read_pid, terminate, wait_for
@@ -91,7 +93,8 @@ def start(settings: Settings) -> BrokerStatus:
             )
     paths = BrokerPaths(settings)
     paths.data.mkdir(parents=True, exist_ok=True)
-    paths.properties.write_text(_server_properties(settings, paths))
+    # The properties hold the password: readable by this user only, like the secret itself.
+    _write_private(paths.properties, _server_properties(settings, paths, _secret(settings)))
     paths.log4j.write_text(_LOG4J2)
     classpath = os.pathsep.join(str(j) for j in jars.resolve(settings, jars.broker_jars(settings)))
     java = jars.java_executable()
@@ -157,6 +160,21 @@ def stop(settings: Settings) -> bool:
     return True
 
 
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+
+
+def _secret(settings: Settings) -> str:
+    """The clients' password, made at the first start (every client reads it from there)."""
+    path = settings.broker_secret_path()
+    if not path.is_file():
+        _write_private(path, secrets.token_urlsafe(24) + "\n")
+    return path.read_text().strip()
+
+
 def _port_free(host: str, port: int) -> bool:
     return not port_in_use(host, port)
 
@@ -184,18 +202,30 @@ def _format_storage(java: str, classpath: str, log4j_opt: str, paths: BrokerPath
     log.info("formatted broker storage in %s (cluster id %s)", paths.data, cluster_id)
 
 
-def _server_properties(settings: Settings, paths: BrokerPaths) -> str:
+def _server_properties(settings: Settings, paths: BrokerPaths, secret: str) -> str:
     host = settings.kafka_host
+    # Every listener, the controller's too, asks for the password: a loopback address alone
+    # would let any user of the machine read and write the topics.
+    login = (
+        "org.apache.kafka.common.security.plain.PlainLoginModule required "
+        f'username="{EMBEDDED_KAFKA_USER}" password="{secret}" '
+        f'user_{EMBEDDED_KAFKA_USER}="{secret}";'
+    )
     props = {
         "process.roles": "broker,controller",
         "node.id": "1",
         "controller.quorum.voters": f"1@{host}:{settings.kafka_controller_port}",
-        "listeners": f"PLAINTEXT://{host}:{settings.kafka_port},"
+        "listeners": f"CLIENT://{host}:{settings.kafka_port},"
         f"CONTROLLER://{host}:{settings.kafka_controller_port}",
-        "advertised.listeners": f"PLAINTEXT://{host}:{settings.kafka_port}",
+        "advertised.listeners": f"CLIENT://{host}:{settings.kafka_port}",
         "controller.listener.names": "CONTROLLER",
-        "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "inter.broker.listener.name": "CLIENT",
+        "listener.security.protocol.map": "CONTROLLER:SASL_PLAINTEXT,CLIENT:SASL_PLAINTEXT",
+        "sasl.enabled.mechanisms": "PLAIN",
+        "sasl.mechanism.inter.broker.protocol": "PLAIN",
+        "sasl.mechanism.controller.protocol": "PLAIN",
+        "listener.name.client.plain.sasl.jaas.config": login,
+        "listener.name.controller.plain.sasl.jaas.config": login,
         "log.dirs": str(paths.data),
         "num.partitions": str(settings.topic_partitions),
         # One node: every internal topic must live with a single replica.

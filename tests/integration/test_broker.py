@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 from pathlib import Path
 
 import pytest
+from kafka.admin import KafkaAdminClient
+from kafka.errors import KafkaError
 
+from segstream.config import EMBEDDED_KAFKA_USER, Settings
 from segstream.runtime import kafka_broker, topics
 from segstream.runtime.errors import BrokerError
 from segstream.runtime.processes import pid_alive, wait_for
@@ -22,8 +26,8 @@ def test_restart_after_kill_keeps_topics(tmp_path: Path) -> None:
     try:
         assert topics.ensure_topics(settings) == [
             "customers",
-            "segment-changes",
             "survivor",
+            "survivor-changes",
             "survivor-control",
             "survivor-scores",
         ]
@@ -60,3 +64,34 @@ def test_external_cluster_runs_no_broker(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, kafka_bootstrap="kafka.example:9092")
     with pytest.raises(BrokerError, match="SEGSTREAM_KAFKA_BOOTSTRAP"):
         kafka_broker.start(settings)
+
+
+@pytest.mark.parametrize(
+    "credentials",
+    [
+        {},
+        {
+            "security_protocol": "SASL_PLAINTEXT",
+            "sasl_mechanism": "PLAIN",
+            "sasl_plain_username": EMBEDDED_KAFKA_USER,
+            "sasl_plain_password": "guess",
+        },
+    ],
+    ids=["no password", "a wrong password"],
+)
+def test_only_a_client_with_the_password_gets_in(
+    broker_settings: Settings, credentials: dict[str, str]
+) -> None:
+    secret = broker_settings.broker_secret_path()
+    properties = kafka_broker.BrokerPaths(broker_settings).properties
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    assert stat.S_IMODE(properties.stat().st_mode) == 0o600
+    with pytest.raises(KafkaError):
+        admin = KafkaAdminClient(
+            bootstrap_servers=broker_settings.bootstrap_servers,
+            request_timeout_ms=3000,
+            bootstrap_timeout_ms=3000,
+            **credentials,
+        )
+        admin.list_topics()
+    assert topics.broker_answers(broker_settings)

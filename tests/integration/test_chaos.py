@@ -30,7 +30,7 @@ from segstream.contracts import tables
 from segstream.model import registry
 from segstream.model.scoring import score_numpy
 from segstream.runtime import topics
-from tests.conftest import make_settings
+from tests.conftest import make_settings, on_broker
 from tests.integration.helpers import (
     check_feed,
     check_history,
@@ -54,7 +54,11 @@ CENTROIDS = ((-0.5, 0.5, 0.5), (0.5, -0.5, -0.5))
 def arrival_order(settings: Settings) -> list[str]:
     """Event ids in the order of `transactions` (per partition, by offset), each at its
     first occurrence."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=None)
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        group_id=None,
+        **settings.kafka_client_options(),
+    )
     try:
         topic = settings.topic_transactions
         parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
@@ -95,8 +99,7 @@ def test_sigkill_at_random_moments_changes_nothing(
 ) -> None:
     settings = make_settings(
         tmp_path,
-        kafka_port=broker_settings.kafka_port,
-        kafka_controller_port=broker_settings.kafka_controller_port,
+        **on_broker(broker_settings),
         topic_transactions="chaos",
         topic_customers="chaos-customers",
         max_offsets_per_trigger=4000,

@@ -65,9 +65,12 @@ def test_the_demo_survives_a_broker_crash_and_ctrl_c_stops_every_process(tmp_pat
         first = kafka_broker.status(settings).pid
         assert first is not None
         os.kill(first, signal.SIGKILL)
-        assert wait_for(lambda: kafka_broker.status(settings).pid not in (None, first), 120, 0.5), (
-            tmp_path / "demo.log"
-        ).read_text()
+
+        def back_up() -> bool:
+            pid = kafka_broker.status(settings).pid
+            return pid not in (None, first) and topics.broker_answers(settings)
+
+        assert wait_for(back_up, 120, 0.5), (tmp_path / "demo.log").read_text()
         scores = [(settings.topic_customer_scores, p) for p in range(settings.topic_partitions)]
         back = sum(topics.end_offsets(settings, scores).values())
         assert wait_for(

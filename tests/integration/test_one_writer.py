@@ -24,7 +24,7 @@ from segstream.contracts import tables
 from segstream.model import registry
 from segstream.model.record import SegmentModel
 from segstream.runtime import topics
-from tests.conftest import make_settings
+from tests.conftest import make_settings, on_broker
 from tests.integration.helpers import (
     check_feed,
     check_history,
@@ -58,8 +58,7 @@ def test_rescore_and_retrain_while_events_arrive_leave_real_transitions(
 ) -> None:
     settings = make_settings(
         tmp_path,
-        kafka_port=broker_settings.kafka_port,
-        kafka_controller_port=broker_settings.kafka_controller_port,
+        **on_broker(broker_settings),
         topic_transactions="one-writer",
         topic_customers="one-writer-customers",
         topic_segment_changes="one-writer-changes",

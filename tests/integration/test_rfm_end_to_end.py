@@ -17,7 +17,7 @@ from segstream.config import Settings
 from segstream.contracts import tables
 from segstream.lake import reads
 from streaming import rebuild as derived
-from tests.conftest import make_settings
+from tests.conftest import make_settings, on_broker
 from tests.integration.helpers import expected_rfm, read_rfm, run_cli, table
 
 pytestmark = pytest.mark.integration
@@ -30,8 +30,7 @@ def test_customer_rfm_matches_pandas_to_the_cent_and_microsecond(
 ) -> None:
     settings = make_settings(
         tmp_path,
-        kafka_port=broker_settings.kafka_port,
-        kafka_controller_port=broker_settings.kafka_controller_port,
+        **on_broker(broker_settings),
         topic_transactions="rfm-e2e",
     )
     from segstream.runtime import topics

@@ -17,7 +17,7 @@ from producers.messages import CUSTOMERS, TRANSACTIONS
 from producers.simulator import Simulator, SimulatorOptions
 from segstream.config import Settings
 from segstream.contracts.events import EVENT_TYPES
-from tests.conftest import make_settings
+from tests.conftest import make_settings, on_broker
 from tests.integration.helpers import run_cli
 
 pytestmark = pytest.mark.integration
@@ -26,7 +26,11 @@ EVENTS = 3000
 
 
 def _consume_all(settings: Settings, topic: str) -> list[tuple[bytes, bytes]]:
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        enable_auto_commit=False,
+        **settings.kafka_client_options(),
+    )
     try:
         parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
         consumer.assign(parts)
@@ -44,8 +48,7 @@ def _consume_all(settings: Settings, topic: str) -> list[tuple[bytes, bytes]]:
 def test_every_simulated_message_arrives_once(broker_settings: Settings, tmp_path: Path) -> None:
     settings = make_settings(
         tmp_path,
-        kafka_port=broker_settings.kafka_port,
-        kafka_controller_port=broker_settings.kafka_controller_port,
+        **on_broker(broker_settings),
         topic_transactions="sim-tx",
         topic_customers="sim-customers",
     )

@@ -29,7 +29,7 @@ from segstream.contracts import tables
 from segstream.contracts.events import Event
 from segstream.model import registry
 from segstream.runtime import topics
-from tests.conftest import make_settings
+from tests.conftest import make_settings, on_broker
 from tests.integration.helpers import (
     check_feed,
     check_history,
@@ -64,8 +64,7 @@ def test_quarantine_dedupe_late_events_and_live_segments(
 ) -> None:
     settings = make_settings(
         tmp_path,
-        kafka_port=broker_settings.kafka_port,
-        kafka_controller_port=broker_settings.kafka_controller_port,
+        **on_broker(broker_settings),
         topic_transactions="guarantees",
         topic_customers="guarantees-customers",
         topic_segment_changes="guarantees-changes",

@@ -57,8 +57,11 @@ def test_unknown_setting_is_refused() -> None:
 
 def test_sasl_needs_credentials_and_secrets_are_masked(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(ConfigError, match="kafka_sasl_mechanism"):
-        load_settings(kafka_security_protocol="SASL_SSL")
+        load_settings(kafka_bootstrap="k1:9092", kafka_security_protocol="SASL_SSL")
+    with pytest.raises(ConfigError, match="for an external cluster"):
+        load_settings(kafka_security_protocol="SASL_SSL", kafka_sasl_username="app")
     s = load_settings(
+        kafka_bootstrap="k1:9092",
         kafka_security_protocol="SASL_SSL",
         kafka_sasl_mechanism="SCRAM-SHA-512",
         kafka_sasl_username="app",
@@ -72,6 +75,7 @@ def test_sasl_needs_credentials_and_secrets_are_masked(capsys: pytest.CaptureFix
 def test_config_command_prints_masked_settings(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    monkeypatch.setenv("SEGSTREAM_KAFKA_BOOTSTRAP", "k1:9092")
     monkeypatch.setenv("SEGSTREAM_KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT")
     monkeypatch.setenv("SEGSTREAM_KAFKA_SASL_MECHANISM", "PLAIN")
     monkeypatch.setenv("SEGSTREAM_KAFKA_SASL_USERNAME", "app")
@@ -95,6 +99,7 @@ def test_child_processes_get_exactly_these_settings(monkeypatch: pytest.MonkeyPa
         kafka_port=19092,
         lake=Path("rel/lake"),
         model_features=("recency_days", "frequency", "monetary", "tenure_days"),
+        kafka_bootstrap="k1:9092",
         kafka_security_protocol="SASL_SSL",
         kafka_sasl_mechanism="PLAIN",
         kafka_sasl_username="app",
