@@ -1,6 +1,6 @@
-"""`segstream demo` brings up broker, simulator, stream, scheduler and monitor, brings the
-broker back when it dies; Ctrl-C stops every process cleanly (none killed after its grace) within the 20 s a user waits, and leaves
-nothing behind."""
+"""`segstream demo` brings up broker, simulator, stream, scheduler and monitor, and brings the
+broker back when it dies; Ctrl-C stops every process cleanly (none killed after its grace)
+within the 20 s a user waits, and leaves nothing behind."""
 
 from __future__ import annotations
 
