@@ -71,6 +71,8 @@ def test_monitor_shows_segments_and_drift_alert_then_stops(
                 page.get_by_text("To the feed p50 / p95").wait_for(timeout=_WAIT_MS)
                 page.get_by_text("1.2 / 3.4 s").wait_for(timeout=_WAIT_MS)
                 page.get_by_text("4.5 / 6.7 s").wait_for(timeout=_WAIT_MS)
+                # Streamlit renders a page's parts one after the other: wait, then count.
+                page.get_by_text("Customer state").first.wait_for(timeout=_WAIT_MS)
                 assert page.get_by_text("Customer state").count() == 1
             finally:
                 browser.close()
