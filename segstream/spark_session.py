@@ -61,6 +61,12 @@ def get_spark(settings: Settings, app_name: str) -> SparkSession:
         # Delta rebuilds a table's snapshot with 50 partitions by default: on a small machine
         # that made every read of a small table cost seconds; follow the shuffle setting.
         .config("spark.databricks.delta.snapshotPartitions", str(settings.spark_shuffle_partitions))
+        # VACUUM lists a table's files in as many tasks as this says (10,000 by default): that
+        # made compacting a 30-row table take 35 s here instead of 5 s.
+        .config(
+            "spark.sql.sources.parallelPartitionDiscovery.parallelism",
+            str(settings.spark_shuffle_partitions),
+        )
         .config("spark.databricks.delta.properties.defaults.enableDeletionVectors", "true")
         .config(
             "spark.sql.streaming.stateStore.providerClass",
