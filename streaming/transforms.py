@@ -32,7 +32,7 @@ EVENT_COLUMNS = T.StructType(
 
 # A JSON number with at most two decimals, as the contract requires of money.
 _MONEY_TEXT = r"^-?[0-9]+(\.[0-9]{1,2})?$"
-# The JSON types of a number, as `schema_of_variant` names them before any "(p,s)".
+# The JSON types of a number, as `schema_of_variant` names them.
 _NUMBER_KINDS = ("BIGINT", "INT", "SMALLINT", "TINYINT", "DECIMAL", "DOUBLE", "FLOAT")
 # The fields whose JSON type a rule checks.
 _TYPED_FIELDS = (*REQUIRED_FIELDS, *OPTIONAL_STRING_FIELDS, "items")
@@ -86,8 +86,10 @@ def parse(raw: DataFrame) -> DataFrame:
         return F.col("kinds")[field]
 
     def kind_is(field: str, *names: str) -> Column:
-        # By name, not by regular expression: this runs for every field of every message.
-        return F.substring_index(kind(field), "(", 1).isin(*names)
+        # By name without its parameters ("DECIMAL(4,2)", "ARRAY<BIGINT>"), not by regular
+        # expression: this runs for every field of every message.
+        name = F.substring_index(F.substring_index(kind(field), "(", 1), "<", 1)
+        return name.isin(*names)
 
     rules: list[tuple[Column, str, Column]] = [
         (F.col("value").isNull() | (F.length("value") == 0), Q.EMPTY_MESSAGE, F.lit("no value")),
@@ -133,7 +135,7 @@ def parse(raw: DataFrame) -> DataFrame:
         )
     rules.append(
         (
-            ~F.coalesce(kind("items").startswith("ARRAY") | (kind("items") == "VOID"), F.lit(True)),
+            ~F.coalesce(kind_is("items", "ARRAY", "VOID"), F.lit(True)),
             Q.INVALID_TYPE,
             F.concat(F.lit("items must be an array, got "), kind("items")),
         )
