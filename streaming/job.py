@@ -42,7 +42,13 @@ from segstream.spark_session import get_spark, under_spark_submit
 from streaming import customer_state, customers, lake_writer, sources
 from streaming.metrics import MetricsRecorder
 from streaming.model_switch import CustomerState
-from streaming.queries import app_id, caught_up, every, stop_between_batches
+from streaming.queries import (
+    app_id,
+    caught_up,
+    drop_interrupted_first_batch,
+    every,
+    stop_between_batches,
+)
 from streaming.rebuild import remove_derived
 
 # Named, not __name__: the lake part runs this module as __main__.
@@ -101,7 +107,9 @@ def start_customers(spark: SparkSession, settings: Settings) -> StreamingQuery:
 
 def check_checkpoints(settings: Settings, part: str | None) -> None:
     """Refuses, before anything starts, a checkpoint that the lake's writes do not belong to
-    (`streaming.queries.app_id`). `part`: HOT_PART, LAKE_PART or None (both).
+    (`streaming.queries.app_id`), and clears what a kill left of a first batch
+    (`streaming.queries.drop_interrupted_first_batch`). `part`: HOT_PART, LAKE_PART or None
+    (both).
 
     Raises:
         CheckpointLost: naming the query, its checkpoint and what to do.
@@ -109,6 +117,7 @@ def check_checkpoints(settings: Settings, part: str | None) -> None:
     queries = {HOT_PART: (customer_state.QUERY,), LAKE_PART: (lake_writer.QUERY, customers.QUERY)}
     for name in queries.get(part or "", (*queries[HOT_PART], *queries[LAKE_PART])):
         app_id(settings, name)
+        drop_interrupted_first_batch(settings.checkpoint_path(name))
 
 
 def _session(settings: Settings, app_name: str) -> SparkSession:
@@ -237,7 +246,10 @@ def run_lake(settings: Settings, once: bool, follow_stdin: bool) -> None:
     if follow_stdin:
 
         def watch_stdin() -> None:
-            sys.stdin.buffer.read()
+            # The file descriptor, not sys.stdin: a thread blocked in a buffered read holds
+            # its lock, and the interpreter aborts on it at exit (status -6, not the error's).
+            while os.read(sys.stdin.fileno(), 4096):
+                pass
             hot_done.set()
 
         threading.Thread(target=watch_stdin, daemon=True).start()

@@ -4,7 +4,9 @@ them between batches."""
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import time
 import uuid
 from collections.abc import Sequence
@@ -17,6 +19,11 @@ from segstream.errors import SegstreamError
 from segstream.runtime import topics
 
 APP_ID_FILE = "segstream-app-id"
+# What Spark leaves of a batch file it was writing when killed: `.<batch>.<uuid>.tmp`, and its
+# checksum `..<batch>.<uuid>.tmp.crc`, before the rename that would have made it `<batch>`.
+_INTERRUPTED_WRITE = re.compile(r"\.\.?\d+\.[0-9a-f-]{36}\.tmp(\.crc)?")
+
+log = logging.getLogger(__name__)
 
 
 class CheckpointLost(SegstreamError):
@@ -69,6 +76,34 @@ def app_id(settings: Settings, query: str) -> str:
     # Also adopts the checkpoint of a lake that kept no copy yet.
     write_atomically(kept, own + "\n")
     return own
+
+
+def drop_interrupted_first_batch(checkpoint: Path) -> list[Path]:
+    """Removes what a kill left of the first batch's offsets and returns it.
+
+    A query whose checkpoint has no offsets yet starts as a new one, and Spark then refuses
+    a checkpoint whose `offsets` folder is not empty (STATE_STORE_CHECKPOINT_LOCATION_NOT_EMPTY),
+    counting the temporary file of a write that a kill interrupted: the checkpoint would stay
+    unusable for good. Nothing of that batch was written anywhere (its offsets come first), so
+    the leftovers can go. Anything else in the folder is left for Spark to refuse.
+    """
+    offsets = checkpoint / "offsets"
+    if not offsets.is_dir():
+        return []
+    names = [p.name for p in offsets.iterdir()]
+    if any(name.isdigit() for name in names):
+        return []
+    leftovers = [offsets / name for name in names if _INTERRUPTED_WRITE.fullmatch(name)]
+    for path in leftovers:
+        path.unlink()
+    if leftovers:
+        log.warning(
+            "%s: removed %s, left by a first batch that was interrupted before its offsets "
+            "were written; that batch runs again",
+            checkpoint,
+            ", ".join(p.name for p in leftovers),
+        )
+    return leftovers
 
 
 def every(seconds: float) -> str:
