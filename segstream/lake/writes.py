@@ -50,9 +50,9 @@ CONFLICTS = (
     MetadataChangedException,
     ProtocolChangedException,
 )
-_NOT_EMPTY = "DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION"
-_CREATE_WAITS = 4
-_CREATE_WAIT_S = 0.2
+# How long a writer that lost the race to create a table waits for the winner's first commit
+# (a first commit on a busy 2-core machine has taken seconds).
+_CREATE_WAIT_S = 10.0
 _TXN_APP = "spark.databricks.delta.write.txnAppId"
 _TXN_VERSION = "spark.databricks.delta.write.txnVersion"
 
@@ -80,21 +80,29 @@ def ensure(spark: SparkSession, settings: Settings, name: str) -> Path:
     try:
         retry_on_conflict(builder.execute, f"creating {name}")
     except AnalysisException as exc:
-        # Two processes starting on a fresh lake (the stream and the scheduler both need
-        # `models`) can both create a table. A loser whose commit conflicts is retried above
-        # and finds the table; one that finds the winner's folder before its first commit
-        # ("not empty and not a Delta table") waits for that commit instead.
-        if exc.getCondition() != _NOT_EMPTY or not _committed_soon(path):
+        # Only reached when the table was missing a moment ago. Two processes starting on a
+        # fresh lake (the stream and the scheduler both need `models`) can both create it; a
+        # loser whose commit conflicts is retried above and finds the table, but a loser can
+        # also fail without a conflict: when it finds the winner's log folder before that
+        # one's first commit, Delta says the table is not found, or that the folder is not
+        # empty and not a Delta table. The table it wanted may be there now: then the only
+        # question left is whether it has this catalogue's columns.
+        if not _committed_soon(path):
             raise
+        found = [(f.name, f.dataType) for f in spark.read.format("delta").load(str(path)).schema]
+        if found != [(f.name, f.dataType) for f in spec.schema]:
+            raise
+        log.info("%s was created by a concurrent writer (%s)", name, exc.getCondition())
     return path
 
 
 def _committed_soon(path: Path) -> bool:
-    for wait in range(1, _CREATE_WAITS + 1):
-        time.sleep(_CREATE_WAIT_S * wait)
-        if is_table(path):
-            return True
-    return False
+    deadline = time.monotonic() + _CREATE_WAIT_S
+    while not is_table(path):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
 
 
 def ensure_all(spark: SparkSession, settings: Settings, names: Iterable[str]) -> None:
