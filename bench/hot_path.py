@@ -2,7 +2,7 @@
 stateful query measured in the same run.
 
     .venv/bin/python -m bench.hot_path [--customers 100000] [--big-customers 1000000]
-        [--rates 1000 5000] [--duration 40] [--backlog 200000] [--keep]
+        [--rates 1000 5000] [--duration 40] [--warmup 120] [--backlog 200000] [--keep]
 
 One embedded broker; the stream runs as its own processes (`segstream stream`: the hot part,
 and the lake part as its child) with a fixed model promoted, as in production; the producer
@@ -14,6 +14,10 @@ cores each of those used while it was produced (Linux /proc CPU times).
    `produced_at`) and per-batch duration (its progress). The stream is not running.
 1. Preload: one purchase for each of --customers customers, as fast as the producer goes;
    the stream drains them.
+   Warm-up: --warmup s at the first rate, not measured. A stream runs for hours; in its
+   first minute or two the JVM is still compiling the query's code (the just-in-time
+   compiler's threads took ~0.5 core during a rate measured 50 s after the stream's start),
+   which made the feed seconds slower than it is afterwards. 0 measures a fresh stream.
 2. Each rate for --duration s (paced): latency per event to the feed, exact: an event is on
    the feed when the first `customer-scores` record of its customer that counts it (its
    `n_events`) is published; p50 / p95 / max over every event of the rate. Latency to
@@ -348,6 +352,12 @@ def main() -> None:
     parser.add_argument("--big-customers", type=int, default=1_000_000, help="0 to skip")
     parser.add_argument("--rates", type=int, nargs="+", default=[1000, 5000])
     parser.add_argument("--duration", type=float, default=40.0)
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=120.0,
+        help="seconds of unmeasured load at the first rate before the rates (0: none)",
+    )
     parser.add_argument("--backlog", type=int, default=200_000)
     parser.add_argument("--timeout", type=float, default=900.0)
     parser.add_argument(
@@ -379,6 +389,16 @@ def main() -> None:
                     settings, load.events(range(args.customers), args.customers, "pre"), None
                 )
                 wait_counted(scores, load, proc, log, args.timeout)
+                if args.warmup:
+                    print(f"(1) warm-up: {args.warmup:.0f} s at {args.rates[0]:,}/s", flush=True)
+                    load.publish(
+                        settings,
+                        load.events(
+                            range(args.customers), int(args.rates[0] * args.warmup), "warm"
+                        ),
+                        args.rates[0],
+                    )
+                    wait_counted(scores, load, proc, log, args.timeout)
                 rows = []
                 steady: dict[int, list[float]] = {}
                 for rate in args.rates:
