@@ -50,8 +50,9 @@ CONFLICTS = (
     MetadataChangedException,
     ProtocolChangedException,
 )
-# How long a writer that lost the race to create a table waits for the winner's first commit
-# (a first commit on a busy 2-core machine has taken seconds).
+# How long a writer that lost the race to create a table waits for the winner's first commit:
+# generous, since the wait ends as soon as the commit is there and only a folder that never
+# becomes a table waits it out.
 _CREATE_WAIT_S = 10.0
 _TXN_APP = "spark.databricks.delta.write.txnAppId"
 _TXN_VERSION = "spark.databricks.delta.write.txnVersion"
