@@ -20,18 +20,30 @@ from segstream.lake import writes
 from tests.conftest import make_settings
 
 
-def _create_twice_at_once(spark: Any, settings: Settings, name: str) -> list[str]:
-    barrier = threading.Barrier(2)
-    errors: list[str] = []
+def _creator(
+    spark: Any,
+    settings: Settings,
+    name: str,
+    errors: list[str],
+    barrier: threading.Barrier | None = None,
+) -> threading.Thread:
+    """A thread that creates `name` (after `barrier`, if any) and records its error's text."""
 
     def create() -> None:
-        barrier.wait()
+        if barrier is not None:
+            barrier.wait()
         try:
             writes.ensure(spark, settings, name)
         except BaseException as exc:
             errors.append(f"{type(exc).__name__}: {exc}")
 
-    threads = [threading.Thread(target=create) for _ in range(2)]
+    return threading.Thread(target=create)
+
+
+def _create_twice_at_once(spark: Any, settings: Settings, name: str) -> list[str]:
+    barrier = threading.Barrier(2)
+    errors: list[str] = []
+    threads = [_creator(spark, settings, name, errors, barrier) for _ in range(2)]
     for t in threads:
         t.start()
     for t in threads:
@@ -69,15 +81,8 @@ def test_a_writer_that_finds_another_ones_creation_unfinished_waits_for_it(
     winner = writes.ensure(spark, make_settings(tmp_path / "winner"), tables.SEGMENT_HISTORY)
     path = settings.table_path(tables.SEGMENT_HISTORY)
     _plant_unfinished_creation(path)
-    errors: list[BaseException] = []
-
-    def create() -> None:
-        try:
-            writes.ensure(spark, settings, tables.SEGMENT_HISTORY)
-        except BaseException as exc:
-            errors.append(exc)
-
-    loser = threading.Thread(target=create)
+    errors: list[str] = []
+    loser = _creator(spark, settings, tables.SEGMENT_HISTORY, errors)
     loser.start()
     time.sleep(2.0)
     assert loser.is_alive(), "gave up before the winner's commit"
