@@ -192,6 +192,11 @@ def run(settings: Settings, once: bool = False, rebuild: bool = False) -> None:
         raise SegstreamError(f"the lake part of the stream exited with status {code}")
 
 
+def _release_on(stop: threading.Event, lake: _LakePart) -> None:
+    stop.wait()
+    lake.release()
+
+
 def run_hot(spark: SparkSession, settings: Settings, once: bool, lake: _LakePart | None) -> None:
     """The customer state: `customer-state`, and the switch to a promoted model; `lake`, the
     lake part it runs with (None: run alone)."""
@@ -202,6 +207,10 @@ def run_hot(spark: SparkSession, settings: Settings, once: bool, lake: _LakePart
     # Entered after the SparkSession exists, whose creation installs PySpark's own SIGINT
     # handler (it would cancel the running batch instead of letting it finish).
     with stop_on_signals("stopping after the current batch") as stop:
+        if lake is not None:
+            # The lake part stops beside the hot part, not after it: the hot part may be in
+            # a model switch or a batch that takes seconds, and the two stops add up.
+            threading.Thread(target=_release_on, args=(stop, lake), daemon=True).start()
         state = CustomerState(spark, settings)
         state.start()
         if state.promotion_pending():
