@@ -14,7 +14,7 @@ import streamlit as st
 
 from segstream.config import Settings
 from segstream.contracts import tables
-from viz import charts, data, reads
+from viz import charts, data, feed, reads
 
 
 def _no_data(what: str, hint: str) -> None:
@@ -111,7 +111,8 @@ def stream_health(settings: Settings) -> None:
     metrics = reads.read(settings, tables.STREAM_METRICS)
     recent = metrics[metrics["started_at"] >= now - window] if not metrics.empty else metrics
     summary = data.stream_summary(metrics, now)
-    if summary is None:
+    live = feed.recent_latency(settings)
+    if summary is None and live is None:
         _no_data(f"{tables.STREAM_METRICS} is empty", "Start the stream: `segstream stream`.")
     else:
 
@@ -119,11 +120,31 @@ def stream_health(settings: Settings) -> None:
             return "-" if p50 is None else f"{p50:.1f} / {p95 or 0:.1f} s"
 
         cols = st.columns(6)
-        cols[0].metric("Last batch", f"{summary.last_batch_age_s:.0f} s ago")
-        cols[1].metric("Events", f"{summary.events:,}")
-        cols[2].metric("To the feed p50 / p95", latency(summary.feed_p50_s, summary.feed_p95_s))
-        cols[3].metric("To Delta p50 / p95", latency(summary.lake_p50_s, summary.lake_p95_s))
-        cols[4].metric("Quarantined", f"{summary.quarantined:,}")
+        if summary is None:
+            cols[0].metric("Last lake batch", "-", help="the lake has written no batch yet")
+            cols[1].metric("Events", "-")
+        else:
+            cols[0].metric("Last lake batch", f"{summary.last_batch_age_s:.0f} s ago")
+            cols[1].metric("Events", f"{summary.events:,}")
+        if live is not None:
+            cols[2].metric(
+                "To the feed p50 / p95",
+                latency(live.p50_s, live.p95_s),
+                help=f"now: the newest {live.records:,} purchase records of "
+                f"{settings.topic_customer_scores}, the newest published {_time(live.newest_at)}",
+            )
+        else:
+            cols[2].metric(
+                "To the feed p50 / p95",
+                latency(summary.feed_p50_s, summary.feed_p95_s) if summary else "-",
+                help="as the lake's last batch recorded it: no purchase record could be read "
+                f"from {settings.topic_customer_scores} (none yet, or the broker did not answer)",
+            )
+        cols[3].metric(
+            "To Delta p50 / p95",
+            latency(summary.lake_p50_s, summary.lake_p95_s) if summary else "-",
+        )
+        cols[4].metric("Quarantined", f"{summary.quarantined:,}" if summary else "-")
         state = reads.state_bytes(settings)
         cols[5].metric("Customer state", "-" if state is None else f"{state / 2**20:,.1f} MiB")
         rates = data.stream_rates(recent)

@@ -1,20 +1,29 @@
 """`segstream monitor` over a lake with known tables, driven by a real headless Chromium: the
 Overview shows the segments and their counts, the Drift page the alert, the stream-health page
-the latest latencies to the feed and to Delta; SIGTERM stops it with exit code 0."""
+the feed's latency now (from known `customer-scores` records on the real broker) and the
+latest latency to Delta; SIGTERM stops it with exit code 0. Without a broker, the feed's
+latency is the lake's."""
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from kafka import KafkaProducer
+from kafka.admin import KafkaAdminClient, NewTopic
 from playwright.sync_api import Page, sync_playwright
 
 from segstream.config import LOOPBACK, Settings, load_settings
-from segstream.runtime.processes import port_in_use, wait_for
+from segstream.runtime.processes import free_port, port_in_use, wait_for
 from tests import monitor_lake
+from tests.conftest import make_settings, on_broker
+from viz import feed
 
 pytestmark = pytest.mark.integration
 
@@ -42,10 +51,62 @@ def table_rows(page: Page) -> list[list[str]]:
     ]
 
 
+# Purchase records 0.8 s and 2.6 s after their event was produced (p50 0.8 s and p95 2.6 s
+# however the percentile is interpolated), and re-scores, whose latency is not the feed's.
+_PURCHASE_LATENCIES = [0.8] * 60 + [2.6] * 40
+_AGING_LATENCY = 50.0
+
+
+def publish_scores(settings: Settings) -> None:
+    topic = settings.topic_customer_scores
+    admin = KafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers, **settings.kafka_client_options()
+    )
+    try:
+        admin.create_topics([NewTopic(topic, 2, 1)])
+    finally:
+        admin.close()
+    producer = KafkaProducer(
+        bootstrap_servers=settings.bootstrap_servers, **settings.kafka_client_options()
+    )
+    produced = time.time() - 600
+    causes = [("purchase", s) for s in _PURCHASE_LATENCIES] + [("aging", _AGING_LATENCY)] * 5
+    for n, (cause, latency) in enumerate(causes):
+        body = {
+            "customer_id": f"c{n}",
+            "n_inputs": 1,
+            "cause": cause,
+            "produced_at": datetime.fromtimestamp(produced + n, UTC).isoformat(),
+        }
+        producer.send(
+            topic,
+            key=body["customer_id"].encode(),
+            value=json.dumps(body).encode(),
+            timestamp_ms=round((produced + n + latency) * 1000),
+        )
+    producer.flush()
+    producer.close()
+
+
+def test_feed_latency_is_none_without_a_broker(tmp_path: Path) -> None:
+    nowhere = make_settings(tmp_path, kafka_bootstrap=f"{LOOPBACK}:{free_port(LOOPBACK)}")
+    started = time.monotonic()
+    assert feed.recent_latency(nowhere, timeout_s=1.0) is None
+    assert time.monotonic() - started < 30
+
+
 def test_monitor_shows_segments_and_drift_alert_then_stops(
-    monitor_lake_settings: Settings,
+    monitor_lake_settings: Settings, broker_settings: Settings
 ) -> None:
-    settings = load_settings(**{**monitor_lake_settings.model_dump(), "monitor_refresh_s": 2.0})
+    settings = load_settings(
+        **{
+            **monitor_lake_settings.model_dump(),
+            "monitor_refresh_s": 2.0,
+            **on_broker(broker_settings),
+            "topic_customer_scores": "monitor-scores",
+        }
+    )
+    publish_scores(settings)
     proc = subprocess.Popen(
         [sys.executable, "-m", "cli.main", "monitor"],
         env=settings.to_env(),
@@ -69,7 +130,8 @@ def test_monitor_shows_segments_and_drift_alert_then_stops(
                 assert "model v2" in alert.inner_text()
                 page.get_by_role("link", name="Stream health").click()
                 page.get_by_text("To the feed p50 / p95").wait_for(timeout=_WAIT_MS)
-                page.get_by_text("1.2 / 3.4 s").wait_for(timeout=_WAIT_MS)
+                page.get_by_text("0.8 / 2.6 s").wait_for(timeout=_WAIT_MS)
+                assert page.get_by_text("1.2 / 3.4 s").count() == 0
                 page.get_by_text("4.5 / 6.7 s").wait_for(timeout=_WAIT_MS)
                 # Streamlit renders a page's parts one after the other: wait, then count.
                 page.get_by_text("Customer state").first.wait_for(timeout=_WAIT_MS)
