@@ -2,7 +2,8 @@
 stateful query measured in the same run.
 
     .venv/bin/python -m bench.hot_path [--customers 100000] [--big-customers 1000000]
-        [--rates 1000 5000] [--duration 40] [--warmup 120] [--backlog 200000] [--keep]
+        [--rates 1000 5000] [--duration 40] [--warmup 120] [--backlog 200000]
+        [--max-offsets 100000] [--keep]
 
 One embedded broker; the stream runs as its own processes (`segstream stream`: the hot part,
 and the lake part as its child) with a fixed model promoted, as in production; the producer
@@ -13,10 +14,20 @@ cores each of those used while it was produced (Linux /proc CPU times).
    Kafka), trigger 0, after the same warm-up as the stream's (below), at each rate:
    per-event latency (output record's Kafka time - `produced_at`) and per-batch duration
    (its progress). The stream is not running.
+   Customer floor: the same with the least customer state after it (a count per customer,
+   update mode), after half that warm-up: the floor of any design that keeps the customer
+   state in the stream, as the hot part does.
+   Lake floor: the least a lake can do, in this process too (Kafka -> parse JSON into the
+   event schema -> one Delta append per batch, foreachBatch, the lake part's trigger), after
+   half that warm-up, at each rate: per-event latency to the end of its append, the batch
+   median, the cores its JVM used and how long it took to hold every event after the rate.
+   Its cores against the cores the stream leaves to the lake part (below) say whether any
+   lake that appends the events to Delta can keep up on this machine.
 1. Preload: one purchase for each of --customers customers, as fast as the producer goes;
    the stream drains them.
-   Warm-up: --warmup s at the first rate, not measured. A stream runs for hours; in its
-   first minute or two the JVM is still compiling the query's code (the just-in-time
+   Warm-up: --warmup s at the first rate, not measured, until the customer state has
+   counted every event and the lake has appended all of them to `events`. A stream runs for
+   hours; in its first minute or two the JVM is still compiling the query's code (the just-in-time
    compiler's threads took ~0.5 core during a rate measured 50 s after the stream's start),
    which made the feed slower than afterwards (p50 3.7 against 1.3 s at 5,000 events/s).
    0 measures a fresh stream.
@@ -24,8 +35,11 @@ cores each of those used while it was produced (Linux /proc CPU times).
    the feed when the first `customer-scores` record of its customer that counts it (its
    `n_events`) is published; p50 / p95 / max over every event of the rate. Latency to
    `customer_segments`: the lake's per-batch p50 / p95 (`stream_metrics`, query `lake`),
-   median and max over the rate's batches. The customer state's batch durations come from
-   the stream's log (`customer-state batch ...`).
+   median and max over the batches from the rate's start until `events` holds every event
+   (how many were not yet there when the rate ended, and how long that took, are printed).
+   The cores left for the lake part are the machine's minus the producer's, the broker's
+   and the hot part's. The customer state's batch durations come from the stream's log
+   (`customer-state batch ...`).
 3. Backlog: the stream stopped (SIGTERM), --backlog events published, the stream started;
    events/s until the customer state has counted them all (process start included, and
    from its first batch's end).
@@ -76,7 +90,7 @@ from producers.pacing import Pacer
 from producers.publisher import Publisher
 from segstream.config import Settings
 from segstream.contracts import tables
-from segstream.contracts.events import Event
+from segstream.contracts.events import EVENT_SCHEMA, Event
 from segstream.contracts.stream_records import STATE_QUERY
 from segstream.lake import reads
 from segstream.runtime import kafka_broker
@@ -285,6 +299,38 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
+def create_topics(settings: Settings, *names: str) -> None:
+    admin = KafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers, **settings.kafka_client_options()
+    )
+    try:
+        admin.create_topics([NewTopic(t, settings.topic_partitions, 1) for t in names])
+    finally:
+        admin.close()
+
+
+def delta_count(spark: SparkSession, path: Path) -> int:
+    return spark.read.format("delta").load(str(path)).count() if reads.is_table(path) else 0
+
+
+def wait_lake(
+    spark: SparkSession, settings: Settings, load: Load, proc: Any, log: Path, timeout: float
+) -> float:
+    """Waits until the lake part has appended every event sent to `events`; returns how long
+    that took."""
+    path, start = settings.table_path(tables.EVENTS), time.monotonic()
+    while (behind := load.sent - delta_count(spark, path)) > 0:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the stream exited:\n{tail(log)}")
+        if time.monotonic() - start > timeout:
+            raise RuntimeError(
+                f"the lake did not catch up in {timeout:.0f} s ({behind:,} events behind):\n"
+                f"{tail(log)}"
+            )
+        time.sleep(2.0)
+    return time.monotonic() - start
+
+
 def bare_floor(
     spark: SparkSession,
     settings: Settings,
@@ -292,19 +338,21 @@ def bare_floor(
     duration: float,
     warmup: float,
     root: Path,
+    per_customer: bool = False,
 ) -> dict[int, tuple[float, float, float]]:
     """Per rate: (batch median s, latency p50 s, latency p95 s) of Kafka -> dedupe -> Kafka,
-    after `warmup` s of unmeasured load at the first rate (as the stream gets)."""
-    source, sink = "floor-in", "floor-out"
-    admin = KafkaAdminClient(
-        bootstrap_servers=settings.bootstrap_servers, **settings.kafka_client_options()
-    )
-    try:
-        admin.create_topics([NewTopic(t, settings.topic_partitions, 1) for t in (source, sink)])
-    finally:
-        admin.close()
+    after `warmup` s of unmeasured load at the first rate (as the stream gets).
+
+    `per_customer` adds the least customer state there is: a count per customer after the
+    de-duplication (a second shuffle and a second state store, update mode), one record per
+    touched customer and batch; its latency is taken from the customer's newest
+    `produced_at` (at these rates and 10 customers per event/s a customer rarely has two
+    events in one batch)."""
+    name = "customer-floor" if per_customer else "floor"
+    source, sink = f"{name}-in", f"{name}-out"
+    create_topics(settings, source, sink)
     schema = "event_id STRING, customer_id STRING, produced_at STRING"
-    query = (
+    events = (
         spark.readStream.format("kafka")
         .options(**settings.spark_kafka_options())
         .option("subscribe", source)
@@ -313,11 +361,18 @@ def bare_floor(
         .select(F.from_json(F.col("value").cast("string"), schema).alias("e"))
         .select("e.*")
         .dropDuplicates(["event_id"])
-        .select(F.col("customer_id").alias("key"), F.to_json(F.struct("*")).alias("value"))
+    )
+    if per_customer:
+        events = events.groupBy("customer_id").agg(
+            F.count("*").alias("n_events"), F.max("produced_at").alias("produced_at")
+        )
+    query = (
+        events.select(F.col("customer_id").alias("key"), F.to_json(F.struct("*")).alias("value"))
         .writeStream.format("kafka")
+        .outputMode("update" if per_customer else "append")
         .options(**settings.spark_kafka_options())
         .option("topic", sink)
-        .option("checkpointLocation", str(root / "floor-checkpoint"))
+        .option("checkpointLocation", str(root / f"{name}-checkpoint"))
         .trigger(processingTime="0 seconds")
         .start()
     )
@@ -326,12 +381,15 @@ def bare_floor(
     load = Load()
     try:
         if warmup:
-            warm = load.events(range(rates[0] * 10), int(rates[0] * warmup), "floorwarm")
+            warm = load.events(range(rates[0] * 10), int(rates[0] * warmup), f"{name}warm")
             load.publish(floor_settings, warm, rates[0])
         for rate in rates:
             since = time.time()
-            events = load.events(range(rate * 10), int(rate * duration), f"floor{rate}")
-            load.publish(floor_settings, events, rate)
+            load.publish(
+                floor_settings,
+                load.events(range(rate * 10), int(rate * duration), f"{name}{rate}"),
+                rate,
+            )
             until = time.time()
             time.sleep(5)
             lat = []
@@ -349,7 +407,116 @@ def bare_floor(
             ]
             out[rate] = (statistics.median(batches), pct(lat, 50), pct(lat, 95))
             print(
-                f"  floor at {rate:,}/s: batch {out[rate][0]:.2f} s, p50 {out[rate][1]:.2f} s, p95 {out[rate][2]:.2f} s",
+                f"  {name} at {rate:,}/s: batch {out[rate][0]:.2f} s, p50 {out[rate][1]:.2f} s, p95 {out[rate][2]:.2f} s",
+                flush=True,
+            )
+    finally:
+        query.stop()
+    return out
+
+
+def lake_floor(
+    spark: SparkSession,
+    settings: Settings,
+    rates: list[int],
+    duration: float,
+    warmup: float,
+    root: Path,
+) -> dict[int, tuple[float, float, float, float, float]]:
+    """Per rate: (batch median s, latency p50 s, latency p95 s, cores, drain s) of the least
+    a lake can do: Kafka -> parse JSON into the event schema -> one Delta append per batch
+    (foreachBatch, as the lake part), at the lake part's trigger interval, in this process's
+    JVM. Latency per event: the end of its batch's append - `produced_at`; cores: this
+    process's JVM while the rate is produced; drain: from the rate's end until the table
+    holds every event. The stream is not running."""
+    source, path = "lake-floor-in", root / "lake-floor"
+    create_topics(settings, source)
+    appended: dict[int, float] = {}
+
+    def append(rows: Any, batch_id: int) -> None:
+        (
+            rows.withColumn("batch_id", F.lit(batch_id))
+            .write.format("delta")
+            .mode("append")
+            .option("txnAppId", "lake-floor")
+            .option("txnVersion", batch_id)
+            .save(str(path))
+        )
+        appended[batch_id] = time.time()
+
+    query = (
+        spark.readStream.format("kafka")
+        .options(**settings.spark_kafka_options())
+        .option("subscribe", source)
+        .option("startingOffsets", "earliest")
+        .option("maxOffsetsPerTrigger", settings.max_offsets_per_trigger)
+        .load()
+        .select(F.from_json(F.col("value").cast("string"), EVENT_SCHEMA).alias("e"))
+        .select("e.*")
+        .writeStream.foreachBatch(append)
+        .option("checkpointLocation", str(root / "lake-floor-checkpoint"))
+        .trigger(processingTime=f"{settings.trigger_interval_s} seconds")
+        .start()
+    )
+    jvm = spark.sparkContext._gateway.proc.pid  # type: ignore[union-attr]
+    floor_settings = settings.model_copy(update={"topic_transactions": source})
+    out = {}
+    load = Load()
+
+    def drain() -> float:
+        start = time.monotonic()
+        while delta_count(spark, path) < load.sent:
+            if time.monotonic() - start > 900:
+                raise RuntimeError("the lake floor did not catch up in 900 s")
+            time.sleep(1.0)
+        return time.monotonic() - start
+
+    try:
+        if warmup:
+            load.publish(
+                floor_settings,
+                load.events(range(rates[0] * 10), int(rates[0] * warmup), "lakewarm"),
+                rates[0],
+            )
+            drain()
+        for rate in rates:
+            since, cpu0 = time.time(), cpu_seconds(jvm)
+            load.publish(
+                floor_settings,
+                load.events(range(rate * 10), int(rate * duration), f"lake{rate}"),
+                rate,
+            )
+            until = time.time()
+            cores = (cpu_seconds(jvm) - cpu0) / (until - since)
+            drained = drain()
+            rows = (
+                spark.read.format("delta")
+                .load(str(path))
+                .where(F.col("event_id").startswith(f"lake{rate}-"))
+                .select("batch_id", "produced_at")
+                .collect()
+            )
+            lat = [
+                appended[r[0]] - datetime.fromisoformat(r[1]).timestamp()
+                for r in rows
+                if r[0] in appended
+            ]
+            batches = {r[0] for r in rows}
+            durations = [
+                p.durationMs.get("triggerExecution", 0) / 1000
+                for p in query.recentProgress
+                if p.numInputRows and p.batchId in batches
+            ]
+            out[rate] = (
+                statistics.median(durations) if durations else float("nan"),
+                pct(lat, 50),
+                pct(lat, 95),
+                cores,
+                drained,
+            )
+            print(
+                f"  lake floor at {rate:,}/s: batch {out[rate][0]:.2f} s, p50 {out[rate][1]:.2f} s, "
+                f"p95 {out[rate][2]:.2f} s, {cores:.2f} cores, drained {drained:.1f} s after",
                 flush=True,
             )
     finally:
@@ -377,6 +544,12 @@ def main() -> None:
         default=None,
         help="trigger interval of the lake query (default: SEGSTREAM_TRIGGER_INTERVAL_S)",
     )
+    parser.add_argument(
+        "--max-offsets",
+        type=int,
+        default=100_000,
+        help="maxOffsetsPerTrigger of every query (SEGSTREAM_MAX_OFFSETS_PER_TRIGGER)",
+    )
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
 
@@ -384,11 +557,22 @@ def main() -> None:
         lake_interval = (
             {} if args.lake_interval is None else {"trigger_interval_s": args.lake_interval}
         )
-        settings = bench_settings(root, max_offsets_per_trigger=100_000, **lake_interval)
+        settings = bench_settings(root, max_offsets_per_trigger=args.max_offsets, **lake_interval)
         with embedded_broker(settings):
             spark = get_spark(settings, "segstream-bench-hot-path")
             print("(0) floor: bare Kafka -> dropDuplicates -> Kafka", flush=True)
             floor = bare_floor(spark, settings, args.rates, args.duration, args.warmup, root)
+            print(
+                "(0) customer floor: ... -> dropDuplicates -> count per customer -> Kafka",
+                flush=True,
+            )
+            customer_floor = bare_floor(
+                spark, settings, args.rates, args.duration, args.warmup / 2, root, True
+            )
+            print("(0) lake floor: bare Kafka -> parse -> Delta append", flush=True)
+            lake_base = lake_floor(
+                spark, settings, args.rates, args.duration, args.warmup / 2, root
+            )
             promote_fixed_model(spark, settings)
             load = Load()
             scores = ScoresLog(settings)
@@ -410,6 +594,7 @@ def main() -> None:
                         args.rates[0],
                     )
                     wait_counted(scores, load, proc, log, args.timeout)
+                    wait_lake(spark, settings, load, proc, log, args.timeout)
                 rows = []
                 steady: dict[int, list[float]] = {}
                 for rate in args.rates:
@@ -425,10 +610,18 @@ def main() -> None:
                         (b - a) / (until - since)
                         for a, b in zip(cpu0, cpu_use(settings, proc), strict=True)
                     ]
+                    behind = load.sent - delta_count(spark, settings.table_path(tables.EVENTS))
                     wait_counted(scores, load, proc, log, args.timeout)
-                    time.sleep(2 * settings.trigger_interval_s + 10)
+                    lake_drain = wait_lake(spark, settings, load, proc, log, args.timeout)
                     lat = feed_latencies(scores, load, since, until)
-                    lake50, lake95 = lake_latency(spark, settings, since, until)
+                    # The lake part writes its metrics every 10 s, behind its batches.
+                    time.sleep(12)
+                    deadline = time.monotonic() + 60
+                    while (lake := lake_latency(spark, settings, since, until))[0] is None:
+                        if time.monotonic() > deadline:
+                            break
+                        time.sleep(2.0)
+                    lake50, lake95 = lake
                     durations = [
                         b[3] for b in state_batches(log) if since <= _clock(b[0], since) <= until
                     ]
@@ -447,6 +640,8 @@ def main() -> None:
                             statistics.median(durations) if durations else None,
                             load_avg.mean(t0, time.monotonic()),
                             cores,
+                            behind,
+                            lake_drain,
                         )
                     )
                     print(
@@ -528,6 +723,8 @@ def main() -> None:
                 "floor batch s",
                 "floor p50 s",
                 "p50 / floor p50",
+                "customer floor p50 s",
+                "p50 / customer floor p50",
                 "customer_segments p50 s (batch median)",
                 "p95 s (batch max)",
                 "state batch median s",
@@ -544,11 +741,45 @@ def main() -> None:
                     f"{r[5]:.2f}",
                     f"{r[6]:.2f}",
                     f"{r[2] / r[6]:.1f}x",
+                    f"{customer_floor[r[0]][1]:.2f}",
+                    f"{r[2] / customer_floor[r[0]][1]:.1f}x",
                     "-" if r[7] is None else f"{r[7]:.2f}",
                     "-" if r[8] is None else f"{r[8]:.2f}",
                     "-" if r[9] is None else f"{r[9]:.2f}",
                     f"{r[10]:.2f}",
                     " / ".join(f"{c:.2f}" for c in r[11]),
+                )
+                for r in rows
+            ],
+        )
+    )
+    print()
+    machine = os.cpu_count() or 1
+    print(
+        markdown_table(
+            [
+                "events/s",
+                "lake floor batch s",
+                "lake floor p50 s",
+                "lake floor p95 s",
+                "lake floor cores",
+                "lake floor drained s after the rate",
+                "customer_segments p50 s (batch median)",
+                "events not in Delta at the rate's end",
+                "lake drained s after the rate",
+                "cores left for the lake part",
+                "lake part cores",
+            ],
+            [
+                (
+                    r[0],
+                    *(f"{v:.2f}" for v in lake_base[r[0]][:4]),
+                    f"{lake_base[r[0]][4]:.1f}",
+                    "-" if r[7] is None else f"{r[7]:.2f}",
+                    r[12],
+                    f"{r[13]:.1f}",
+                    f"{machine - sum(r[11][:3]):.2f}",
+                    f"{r[11][3]:.2f}",
                 )
                 for r in rows
             ],
