@@ -43,7 +43,8 @@ cores each of those used while it was produced (Linux /proc CPU times).
 3. Backlog: the stream stopped (SIGTERM), --backlog events published, the stream started;
    events/s until the customer state has counted them all (process start included, and
    from its first batch's end).
-4. Restart: the customer state's first batch after that restart against its steady median.
+4. Restart: the customer state's first batch after that restart against its steady median
+   (two 30 s loads at the first rate, the second after the first is counted).
 5. State size per customer: the state store on disk / customers, and its memory.
 6. --big-customers (0 to skip): preloaded up to that many customers, the first rate again:
    the customer state's batch cost against step 2's.
@@ -670,12 +671,16 @@ def main() -> None:
                 before = len(state_batches(log))
                 proc = start_stream(settings, False, log)
                 since = time.time()
-                load.publish(
-                    settings,
-                    load.events(range(args.customers), int(args.rates[0] * 30), "restart"),
-                    args.rates[0],
-                )
-                wait_counted(scores, load, proc, log, args.timeout)
+                # Two loads: the restarted JVM starts for longer than one lasts, so the first
+                # is all in its first batch; the second gives the steady batches to compare.
+                for part in ("restart", "after-restart"):
+                    load.publish(
+                        settings,
+                        load.events(range(args.customers), int(args.rates[0] * 30), part),
+                        args.rates[0],
+                    )
+                    wait_counted(scores, load, proc, log, args.timeout)
+                time.sleep(2)  # a batch's log line follows its records
                 restarted = state_batches(log)[before:]
                 first_restart = restarted[0][3] if restarted else None
                 steady_restart = (
