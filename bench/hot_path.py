@@ -314,21 +314,27 @@ def delta_count(spark: SparkSession, path: Path) -> int:
     return spark.read.format("delta").load(str(path)).count() if reads.is_table(path) else 0
 
 
-def wait_lake(
-    spark: SparkSession, settings: Settings, load: Load, proc: Any, log: Path, timeout: float
+def wait_appended(
+    spark: SparkSession,
+    path: Path,
+    load: Load,
+    timeout: float,
+    poll_s: float,
+    proc: Any = None,
+    log: Path | None = None,
 ) -> float:
-    """Waits until the lake part has appended every event sent to `events`; returns how long
-    that took."""
-    path, start = settings.table_path(tables.EVENTS), time.monotonic()
+    """Waits until the Delta table at `path` holds every event `load` sent; returns how long
+    that took. `proc` (with its `log`): the stream that writes it, which must not exit."""
+    start = time.monotonic()
     while (behind := load.sent - delta_count(spark, path)) > 0:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the stream exited:\n{tail(log)}")
+        said = "" if log is None else f":\n{tail(log)}"
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the stream exited{said}")
         if time.monotonic() - start > timeout:
             raise RuntimeError(
-                f"the lake did not catch up in {timeout:.0f} s ({behind:,} events behind):\n"
-                f"{tail(log)}"
+                f"{path.name} did not catch up in {timeout:.0f} s ({behind:,} events behind){said}"
             )
-        time.sleep(2.0)
+        time.sleep(poll_s)
     return time.monotonic() - start
 
 
@@ -464,14 +470,6 @@ def lake_floor(
     out = {}
     load = Load()
 
-    def drain() -> float:
-        start = time.monotonic()
-        while delta_count(spark, path) < load.sent:
-            if time.monotonic() - start > 900:
-                raise RuntimeError("the lake floor did not catch up in 900 s")
-            time.sleep(1.0)
-        return time.monotonic() - start
-
     try:
         if warmup:
             load.publish(
@@ -479,7 +477,7 @@ def lake_floor(
                 load.events(range(rates[0] * 10), int(rates[0] * warmup), "lakewarm"),
                 rates[0],
             )
-            drain()
+            wait_appended(spark, path, load, 900, 1.0)
         for rate in rates:
             since, cpu0 = time.time(), cpu_seconds(jvm)
             load.publish(
@@ -489,7 +487,7 @@ def lake_floor(
             )
             until = time.time()
             cores = (cpu_seconds(jvm) - cpu0) / (until - since)
-            drained = drain()
+            drained = wait_appended(spark, path, load, 900, 1.0)
             rows = (
                 spark.read.format("delta")
                 .load(str(path))
@@ -577,6 +575,7 @@ def main() -> None:
             promote_fixed_model(spark, settings)
             load = Load()
             scores = ScoresLog(settings)
+            events = settings.table_path(tables.EVENTS)
             log = root / "stream.log"
             proc = start_stream(settings, False, log)
             try:
@@ -595,7 +594,7 @@ def main() -> None:
                         args.rates[0],
                     )
                     wait_counted(scores, load, proc, log, args.timeout)
-                    wait_lake(spark, settings, load, proc, log, args.timeout)
+                    wait_appended(spark, events, load, args.timeout, 2.0, proc, log)
                 rows = []
                 steady: dict[int, list[float]] = {}
                 for rate in args.rates:
@@ -611,9 +610,9 @@ def main() -> None:
                         (b - a) / (until - since)
                         for a, b in zip(cpu0, cpu_use(settings, proc), strict=True)
                     ]
-                    behind = load.sent - delta_count(spark, settings.table_path(tables.EVENTS))
+                    behind = load.sent - delta_count(spark, events)
                     wait_counted(scores, load, proc, log, args.timeout)
-                    lake_drain = wait_lake(spark, settings, load, proc, log, args.timeout)
+                    lake_drain = wait_appended(spark, events, load, args.timeout, 2.0, proc, log)
                     lat = feed_latencies(scores, load, since, until)
                     # The lake part writes its metrics every 10 s, behind its batches.
                     time.sleep(12)
