@@ -13,8 +13,8 @@ from pathlib import Path
 
 import psutil
 import pytest
+from kafka.errors import KafkaError
 
-from segstream.contracts import tables
 from segstream.runtime import kafka_broker, topics
 from segstream.runtime.processes import wait_for
 from tests.conftest import make_settings
@@ -45,14 +45,19 @@ def test_the_demo_survives_a_broker_crash_and_ctrl_c_stops_every_process(tmp_pat
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    rfm_log = settings.table_path(tables.CUSTOMER_RFM) / "_delta_log"
+    scores = [(settings.topic_customer_scores, p) for p in range(settings.topic_partitions)]
+
+    def published() -> int:
+        try:
+            return sum(topics.end_offsets(settings, scores).values())
+        except KafkaError:  # the broker is still starting, or back from a crash
+            return 0
+
     try:
-        # Table creation is commit 0; a later commit is a micro-batch's merge. The lake part
-        # runs niced behind the hot path: on 2 cores its first merge came ~3.5 min after the
-        # start.
-        assert wait_for(lambda: len(list(rfm_log.glob("*.json"))) >= 2, 420, 1.0), (
-            tmp_path / "demo.log"
-        ).read_text()
+        # The hot part's first scores mean every process is up. The lake part is not waited
+        # for: niced behind the hot path on 2 cores, its first MERGE came ~3.5 min after the
+        # start, and the stream tests check what it writes.
+        assert wait_for(lambda: published() > 0, 300, 1.0), (tmp_path / "demo.log").read_text()
         kinds = {" ".join(p.cmdline()) for p in our_processes(settings.home)}
         assert any("kafka.Kafka" in c for c in kinds), kinds
         assert any("simulate" in c for c in kinds), kinds
@@ -71,13 +76,10 @@ def test_the_demo_survives_a_broker_crash_and_ctrl_c_stops_every_process(tmp_pat
             return pid not in (None, first) and topics.broker_answers(settings)
 
         assert wait_for(back_up, 120, 0.5), (tmp_path / "demo.log").read_text()
-        scores = [(settings.topic_customer_scores, p) for p in range(settings.topic_partitions)]
-        back = sum(topics.end_offsets(settings, scores).values())
-        assert wait_for(
-            lambda: sum(topics.end_offsets(settings, scores).values()) > back, 300, 2.0
-        ), (tmp_path / "demo.log").read_text() + (
-            settings.home / "logs" / "stream.log"
-        ).read_text()[-5000:]
+        back = published()
+        assert wait_for(lambda: published() > back, 300, 2.0), (
+            tmp_path / "demo.log"
+        ).read_text() + (settings.home / "logs" / "stream.log").read_text()[-5000:]
     finally:
         demo.send_signal(signal.SIGINT)
         asked = time.monotonic()
