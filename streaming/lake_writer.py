@@ -12,6 +12,7 @@ once. It is the only writer of those tables, and it measures both latencies: fro
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -61,6 +62,8 @@ SEGMENT_UPDATE = {c: f"s.{c}" for c in SEGMENT_MODEL_COLUMNS}
 SEGMENT_INSERT = {**SEGMENT_UPDATE, "customer_id": "s.customer_id"}
 RFM_UPDATE = {f.name: f"s.{f.name}" for f in CUSTOMER_RFM_SCHEMA.fields if f.name != "customer_id"}
 _CHANGE_FIELDS = set(SEGMENT_CHANGE_SCHEMA.fieldNames())
+
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -223,23 +226,36 @@ class LakeMicroBatch:
     def __call__(self, rows: DataFrame, batch_id: int) -> None:
         started_at, started = datetime.now(UTC), time.monotonic()
         txn = Txn(self._txn_app, batch_id)
+        # Seconds per step, logged: what bounds a batch that falls behind.
+        steps: list[tuple[str, float]] = []
+
+        def step(name: str, mark: float) -> float:
+            now = time.monotonic()
+            steps.append((name, now - mark))
+            return now
+
         rows.persist()
         try:
             summary = _Summary.of(rows)
+            mark = step("read", started)
             # Empty writes are skipped: each would still cost a Delta commit. Skipping one is
             # safe for idempotency, which only needs each table's batch ids to grow.
             if summary.events:
                 writes.append(events_rows(rows, batch_id), self._path(tables.EVENTS), txn)
+                mark = step(tables.EVENTS, mark)
             if summary.quarantined:
                 writes.append(
                     transforms.quarantined(messages(rows), batch_id),
                     self._path(tables.QUARANTINE),
                     txn,
                 )
+                mark = step(tables.QUARANTINE, mark)
             if summary.changes:
                 writes.append(history_rows(rows, batch_id), self._path(tables.SEGMENT_HISTORY), txn)
+                mark = step(tables.SEGMENT_HISTORY, mark)
             if summary.scores:
                 with computed(latest_scores(rows)) as latest:
+                    mark = step("latest scores", mark)
                     writes.upsert(
                         rfm_rows(latest),
                         self._path(tables.CUSTOMER_RFM),
@@ -248,6 +264,7 @@ class LakeMicroBatch:
                         txn=txn,
                         backoff_s=1.0,
                     )
+                    mark = step(tables.CUSTOMER_RFM, mark)
                     writes.upsert(
                         segment_rows(latest),
                         self._path(tables.CUSTOMER_SEGMENTS),
@@ -257,7 +274,13 @@ class LakeMicroBatch:
                         insert=SEGMENT_INSERT,
                         backoff_s=1.0,
                     )
+                    step(tables.CUSTOMER_SEGMENTS, mark)
             self._record(batch_id, started_at, time.monotonic() - started, summary)
+            log.info(
+                "lake batch %d steps: %s",
+                batch_id,
+                ", ".join(f"{name} {seconds:.2f} s" for name, seconds in steps),
+            )
         finally:
             rows.unpersist()
 
