@@ -26,7 +26,7 @@ from bench.harness import bench_settings, customer_id, markdown_table, median, t
 from segstream.contracts import tables
 from segstream.contracts.tables import CUSTOMER_SEGMENTS_SCHEMA
 from segstream.lake import writes
-from segstream.spark_session import get_spark
+from streaming.job import stream_session
 from streaming.lake_writer import SEGMENT_INSERT, SEGMENT_UPDATE
 
 _WARMUP = 3
@@ -71,8 +71,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     with temp_root("segstream-bench-merge-", args.keep) as root:
         settings = bench_settings(root)
-        spark = get_spark(settings, "segstream-bench-merge")
-        spark.conf.set("spark.sql.adaptive.enabled", "false")
+        spark = stream_session(settings, "segstream-bench-merge")
         segments = writes.ensure(spark, settings, tables.CUSTOMER_SEGMENTS)
         appended = root / "appended"
 

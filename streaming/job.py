@@ -120,7 +120,8 @@ def check_checkpoints(settings: Settings, part: str | None) -> None:
         drop_interrupted_first_batch(settings.checkpoint_path(name))
 
 
-def _session(settings: Settings, app_name: str) -> SparkSession:
+def stream_session(settings: Settings, app_name: str) -> SparkSession:
+    """The session the stream's parts run in."""
     spark = get_spark(settings, app_name)
     # Adaptive query execution runs every shuffle stage as a Spark job of its own; on two
     # shuffle partitions that only adds jobs to every micro-batch.
@@ -178,7 +179,7 @@ def run(settings: Settings, once: bool = False, rebuild: bool = False) -> None:
     if rebuild:
         remove_derived(settings)
     check_checkpoints(settings, None)
-    spark = _session(settings, "segstream-stream")
+    spark = stream_session(settings, "segstream-stream")
     try:
         # Started once this process has resolved the jars, so the two never fetch them at once.
         lake = _LakePart(settings, once)
@@ -250,7 +251,7 @@ def run_lake(settings: Settings, once: bool, follow_stdin: bool) -> None:
     both are idle). `follow_stdin`: run beside a hot part that closes this process's stdin
     when it is done (or gone): then stop, or with `once` drain from then on."""
     check_checkpoints(settings, LAKE_PART)
-    spark = _session(settings, "segstream-lake")
+    spark = stream_session(settings, "segstream-lake")
     hot_done = threading.Event()
     if follow_stdin:
 
@@ -331,7 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             run_lake(settings, args.once, args.follow_stdin)
         elif args.part == HOT_PART:
             check_checkpoints(settings, HOT_PART)
-            spark = _session(settings, "segstream-stream")
+            spark = stream_session(settings, "segstream-stream")
             try:
                 run_hot(spark, settings, args.once, None)
             finally:
