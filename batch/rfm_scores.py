@@ -10,7 +10,6 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from delta.tables import DeltaTable
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
@@ -80,10 +79,9 @@ def run(spark: SparkSession, settings: Settings, as_of: datetime | None = None) 
         scored = scores(featured, n, settings.rfm_frequency_threshold)
         path = writes.ensure(spark, settings, tables.CUSTOMER_SEGMENTS)
         update = {c: f"s.{c}" for c in SCORE_COLUMNS}
-        writes.upsert(scored, path, "customer_id", update, insert="none")
+        metrics = writes.upsert(scored, path, "customer_id", update, insert="none")
     finally:
         featured.unpersist()
-    metrics = DeltaTable.forPath(spark, str(path)).history(1).collect()[0]["operationMetrics"] or {}
-    updated = int(metrics.get("numTargetRowsUpdated", 0))
+    updated = metrics.get("num_target_rows_updated", 0)
     log.info("RFM scores of %d customers as of %s; %d rows updated", n, as_of.isoformat(), updated)
     return ScoresResult(as_of, n, updated)

@@ -1,7 +1,7 @@
 """Reading the lake's Delta tables as pandas frames, without a JVM.
 
 delta-rs reads through DataFusion (`QueryBuilder`), which applies the deletion vectors that
-Spark's MERGE and UPDATE leave behind; its PyArrow dataset path refuses such tables. A
+Spark's UPDATE and DELETE leave behind; its PyArrow dataset path refuses such tables. A
 table that does not exist yet reads as an empty frame with the contract's columns, so every
 page can say "no data yet" instead of failing.
 """
