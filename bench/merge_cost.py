@@ -1,14 +1,16 @@
-"""What one upsert of `customer_segments` costs, against an append of the same rows.
+"""What one upsert of `customer_segments` costs, against Spark's MERGE and an append of the
+same rows.
 
     .venv/bin/python -m bench.merge_cost [--customers 20000] [--batches 1000 5000 20000]
         [--repeats 5] [--keep]
 
 The stream's lake part upserts each batch's newest scores into `customer_segments` (and
-`customer_rfm`) with `segstream.lake.writes.upsert`, the same MERGE measured here. For each
-batch size: --repeats MERGEs of that many customers (spread over the whole table, as a
-stream's batch is) into a table of --customers, each timed, and as many appends of the same
-rows to a second Delta table, the baseline of the same run. A warm-up of both comes first,
-not measured. The session is the stream's (local mode, adaptive execution off) and nothing
+`customer_rfm`) with `segstream.lake.writes.upsert` (delta-rs in the driver), the upsert
+measured here. For each batch size: --repeats upserts of that many customers (spread over the
+whole table, as a stream's batch is) into a table of --customers, each timed; as many Spark
+MERGEs of the same rows into a second such table (what the lake part used before) and
+appends to a third, the baselines of the same run. A warm-up of all three comes first, not
+measured. The session is the stream's (local mode, adaptive execution off) and nothing
 else runs, so the figures are the least each write costs on this machine.
 """
 
@@ -19,15 +21,16 @@ import logging
 import time
 from datetime import UTC, datetime
 
-from pyspark.sql import DataFrame, SparkSession
+from delta.tables import DeltaTable
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from bench.harness import bench_settings, customer_id, markdown_table, median, temp_root
 from segstream.contracts import tables
 from segstream.contracts.tables import CUSTOMER_SEGMENTS_SCHEMA
 from segstream.lake import writes
+from streaming.customer_tables import SEGMENT_INSERT, SEGMENT_UPDATE
 from streaming.job import stream_session
-from streaming.lake_writer import SEGMENT_INSERT, SEGMENT_UPDATE
 
 _WARMUP = 3
 
@@ -73,11 +76,30 @@ def main() -> None:
         settings = bench_settings(root)
         spark = stream_session(settings, "segstream-bench-merge")
         segments = writes.ensure(spark, settings, tables.CUSTOMER_SEGMENTS)
+        spark_merged = root / "spark-merged"
         appended = root / "appended"
 
-        def merge(rows: DataFrame) -> float:
+        def upsert(rows: DataFrame) -> float:
             t0 = time.monotonic()
             writes.upsert(rows, segments, "customer_id", SEGMENT_UPDATE, insert=SEGMENT_INSERT)
+            return time.monotonic() - t0
+
+        update: dict[str, str | Column] = dict(SEGMENT_UPDATE)
+        insert: dict[str, str | Column] = dict(SEGMENT_INSERT)
+
+        def spark_merge(rows: DataFrame) -> float:
+            t0 = time.monotonic()
+            if not DeltaTable.isDeltaTable(spark, str(spark_merged)):
+                rows.write.format("delta").save(str(spark_merged))
+            else:
+                (
+                    DeltaTable.forPath(spark, str(spark_merged))
+                    .alias("t")
+                    .merge(rows.alias("s"), "t.customer_id = s.customer_id")
+                    .whenMatchedUpdate(set=update)
+                    .whenNotMatchedInsert(values=insert)
+                    .execute()
+                )
             return time.monotonic() - t0
 
         def append(rows: DataFrame) -> float:
@@ -86,31 +108,37 @@ def main() -> None:
             return time.monotonic() - t0
 
         print(f"(1) {args.customers:,} customers into customer_segments", flush=True)
-        merge(segment_rows(spark, args.customers, args.customers, 0))
+        everyone = segment_rows(spark, args.customers, args.customers, 0)
+        upsert(everyone)
+        spark_merge(everyone)
         for i in range(_WARMUP):
             rows = segment_rows(spark, args.customers, args.batches[0], i)
-            merge(rows)
+            upsert(rows)
+            spark_merge(rows)
             append(rows)
         results = []
         for size in args.batches:
-            merges, appends = [], []
+            upserts, merges, appends = [], [], []
             for i in range(args.repeats):
                 rows = segment_rows(spark, args.customers, size, _WARMUP + i)
-                merges.append(merge(rows))
+                upserts.append(upsert(rows))
+                merges.append(spark_merge(rows))
                 appends.append(append(rows))
             files = len(spark.read.format("delta").load(str(segments)).inputFiles())
             print(
-                f"(2) batch of {size:,}: MERGE median {median(merges):.2f} s, "
-                f"append {median(appends):.2f} s",
+                f"(2) batch of {size:,}: upsert median {median(upserts):.2f} s, "
+                f"Spark MERGE {median(merges):.2f} s, append {median(appends):.2f} s",
                 flush=True,
             )
             results.append(
                 (
                     size,
+                    median(upserts),
+                    max(upserts),
                     median(merges),
-                    max(merges),
                     median(appends),
-                    median(merges) / median(appends),
+                    median(upserts) / median(merges),
+                    median(upserts) / median(appends),
                     files,
                 )
             )
@@ -120,10 +148,12 @@ def main() -> None:
         markdown_table(
             [
                 "batch rows",
-                "MERGE median s",
-                "MERGE max s",
+                "upsert median s",
+                "upsert max s",
+                "Spark MERGE median s",
                 "append median s",
-                "MERGE / append",
+                "upsert / Spark MERGE",
+                "upsert / append",
                 "table files after",
             ],
             results,

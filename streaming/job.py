@@ -1,17 +1,18 @@
-"""Wires the stream: three queries, each with its own checkpoint, in two parts.
+"""Wires the stream: four queries, each with its own checkpoint, in two parts.
 
     transactions ──▶ customer-state ──▶ segment-changes (the feed)
          │  segment-control ──▲  │  ──▶ customer-scores ─┐
          │                       └────── (held segment) ◀┘
-         ▼
-       lake ◀── segment-changes, customer-scores
-         └──▶ events, quarantine, customer_rfm, customer_segments, segment_history (Delta)
-    customers ──▶ customers (Delta)
+         ▼                                              │
+       lake ◀── segment-changes                         ▼
+         └──▶ events, quarantine, segment_history   customer-tables ──▶ customer_rfm,
+    customers ──▶ customers (Delta)                                     customer_segments
 
 The hot part is `customer-state` (no table on it, one micro-batch from a purchase to the
 feed); its loop also switches the customer state to a newly promoted model and asks it to
-re-score everyone (`segstream.rescore_requests`). The lake part (`lake`, `customers`) writes
-Delta behind it, in a process of its own at a lower CPU priority. See docs/architecture.md.
+re-score everyone (`segstream.rescore_requests`). The lake part (`customer-tables`, `lake`,
+`customers`) writes Delta behind it, in a process of its own at a lower CPU priority. See
+docs/architecture.md.
 
 Runs as `segstream stream` (both parts: `run()`) or `spark-submit streaming/job.py --part
 hot|lake [--once]` (one part each).
@@ -39,7 +40,7 @@ from segstream.lake import writes
 from segstream.runtime.processes import die_with_parent
 from segstream.runtime.signals import stop_on_signals
 from segstream.spark_session import get_spark, under_spark_submit
-from streaming import customer_state, customers, lake_writer, sources
+from streaming import customer_state, customer_tables, customers, lake_writer, sources
 from streaming.metrics import MetricsRecorder
 from streaming.model_switch import CustomerState
 from streaming.queries import (
@@ -85,6 +86,18 @@ def start_lake(spark: SparkSession, settings: Settings) -> tuple[StreamingQuery,
     return query, recorder
 
 
+def start_customer_tables(
+    spark: SparkSession, settings: Settings
+) -> tuple[StreamingQuery, MetricsRecorder]:
+    txn_app = app_id(settings, customer_tables.QUERY)
+    recorder = MetricsRecorder(
+        customer_tables.QUERY, settings.table_path(tables.STREAM_METRICS), txn_app, {}
+    )
+    handler = customer_tables.CustomerTablesMicroBatch(settings, txn_app, recorder)
+    query = customer_tables.start(spark, settings, handler, every(settings.trigger_interval_s))
+    return query, recorder
+
+
 def start_customers(spark: SparkSession, settings: Settings) -> StreamingQuery:
     checkpoint = settings.checkpoint_path(customers.QUERY)
     table = writes.ensure(spark, settings, tables.CUSTOMERS)
@@ -114,7 +127,12 @@ def check_checkpoints(settings: Settings, part: str | None) -> None:
     Raises:
         CheckpointLost: naming the query, its checkpoint and what to do.
     """
-    queries = {HOT_PART: (customer_state.QUERY,), LAKE_PART: (lake_writer.QUERY, customers.QUERY)}
+    queries = {
+        HOT_PART: (customer_state.QUERY,),
+        LAKE_PART: (lake_writer.QUERY, customer_tables.QUERY, customers.QUERY),
+    }
+    if part != HOT_PART:
+        lake_writer.upgrade_checkpoint(settings)
     for name in queries.get(part or "", (*queries[HOT_PART], *queries[LAKE_PART])):
         app_id(settings, name)
         drop_interrupted_first_batch(settings.checkpoint_path(name))
@@ -247,8 +265,8 @@ def run_hot(spark: SparkSession, settings: Settings, once: bool, lake: _LakePart
 
 
 def run_lake(settings: Settings, once: bool, follow_stdin: bool) -> None:
-    """The lake part: `lake` and `customers`, until SIGTERM/SIGINT (or, with `once`, until
-    both are idle). `follow_stdin`: run beside a hot part that closes this process's stdin
+    """The lake part: `customer-tables`, `lake` and `customers`, until SIGTERM/SIGINT (or,
+    with `once`, until all are idle). `follow_stdin`: run beside a hot part that closes this process's stdin
     when it is done (or gone): then stop, or with `once` drain from then on."""
     check_checkpoints(settings, LAKE_PART)
     spark = stream_session(settings, "segstream-lake")
@@ -267,10 +285,15 @@ def run_lake(settings: Settings, once: bool, follow_stdin: bool) -> None:
         hot_done.set()
     try:
         with stop_on_signals("stopping after the current batches") as stop:
-            writes.ensure_all(spark, settings, lake_writer.TABLES)
+            writes.ensure_all(
+                spark, settings, dict.fromkeys((*customer_tables.TABLES, *lake_writer.TABLES))
+            )
+            # The customers' tables first: they are the ones whose latency counts.
+            segments, segments_metrics = start_customer_tables(spark, settings)
             lake, lake_metrics = start_lake(spark, settings)
             profiles = start_customers(spark, settings)
-            queries = [lake, profiles]
+            queries = [segments, lake, profiles]
+            recorders = [(segments, segments_metrics), (lake, lake_metrics)]
             log.info("lake started (%s)", "drain and exit" if once else "continuous")
             flushed = time.monotonic()
             idle = 0
@@ -279,14 +302,16 @@ def run_lake(settings: Settings, once: bool, follow_stdin: bool) -> None:
                 if any(not q.isActive or q.exception() for q in queries):
                     break
                 if time.monotonic() - flushed >= _FLUSH_S:
-                    lake_metrics.flush(spark, lake.recentProgress)
+                    for query, recorder in recorders:
+                        recorder.flush(spark, query.recentProgress)
                     flushed = time.monotonic()
                 if once and hot_done.is_set():
                     idle = idle + 1 if caught_up(queries, settings) else 0
                     if idle >= _IDLE_CHECKS:
                         break
             stop_between_batches([q for q in queries if q.isActive], _LAKE_STOP_WAIT_S)
-            lake_metrics.flush(spark, lake.recentProgress)
+            for query, recorder in recorders:
+                recorder.flush(spark, query.recentProgress)
             for q in queries:
                 exc = q.exception()
                 if exc is not None:

@@ -15,13 +15,13 @@ from segstream.config import Settings
 from segstream.contracts import tables
 from segstream.errors import SegstreamError
 from segstream.runtime import topics
-from streaming import customer_state, customers, lake_writer
+from streaming import customer_state, customer_tables, customers, lake_writer
 from streaming.queries import APP_ID_FILE
 
 log = logging.getLogger(__name__)
 
-QUERIES = (customer_state.QUERY, lake_writer.QUERY, customers.QUERY)
-TABLES = (*lake_writer.TABLES, tables.CUSTOMERS)
+QUERIES = (customer_state.QUERY, lake_writer.QUERY, customer_tables.QUERY, customers.QUERY)
+TABLES = tuple(dict.fromkeys((*lake_writer.TABLES, *customer_tables.TABLES, tables.CUSTOMERS)))
 
 
 class RebuildRefused(SegstreamError):

@@ -264,6 +264,11 @@ def record_of(topic: str, schema: T.StructType) -> Column:
     return F.when(F.col("topic") == topic, F.from_json(text, schema, JSON_OPTIONS))
 
 
+def produced_at() -> Column:
+    """A parsed message's `produced_at` as a timestamp (null when missing or not ISO-8601)."""
+    return F.try_to_timestamp(F.col("e")["produced_at"])
+
+
 def events(parsed: DataFrame) -> DataFrame:
     """The valid rows of `parse`, shaped as the `events` table without what the lake adds
     when it writes one (`EVENT_COLUMNS`)."""
@@ -284,7 +289,7 @@ def events(parsed: DataFrame) -> DataFrame:
         "currency": F.coalesce(e["currency"], F.lit("USD")),
         "channel": e["channel"],
         "country": e["country"],
-        "produced_at": F.try_to_timestamp(e["produced_at"]),
+        "produced_at": produced_at(),
         "kafka_topic": F.col("kafka_topic"),
         "kafka_partition": F.col("kafka_partition"),
         "kafka_offset": F.col("kafka_offset"),

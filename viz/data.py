@@ -234,8 +234,9 @@ def _optional(value: object) -> float | None:
     return None if pd.isna(value) else float(value)  # type: ignore[arg-type]
 
 
-# The rows of `stream_metrics` that count the messages of `transactions`, and measure the
-# latency to the feed and to Delta (all written by the lake query, streaming/lake_writer.py).
+# The rows of `stream_metrics` that count the messages of `transactions` (the `lake` query,
+# streaming/lake_writer.py), and measure the latency to the feed and to `customer_segments`
+# (the `customer-tables` query, streaming/customer_tables.py).
 MESSAGES, FEED, LAKE = "transactions", "feed", "lake"
 
 
