@@ -20,14 +20,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.compute as pc  # type: ignore[import-untyped]
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.pandas.types import to_arrow_schema
 from pyspark.sql.streaming.query import StreamingQuery
+from pyspark.sql.types import StructType
 
 from segstream.config import Settings
 from segstream.contracts import tables
 from segstream.contracts.stream_records import JSON_OPTIONS, PURCHASE, SCORES_SCHEMA
-from segstream.contracts.tables import CUSTOMER_RFM_SCHEMA, SEGMENT_MODEL_COLUMNS
+from segstream.contracts.tables import (
+    CUSTOMER_RFM_SCHEMA,
+    CUSTOMER_SEGMENTS_SCHEMA,
+    SEGMENT_MODEL_COLUMNS,
+)
 from segstream.lake import writes
 from segstream.lake.writes import Txn
 from streaming import sources
@@ -43,6 +52,17 @@ TABLES = (tables.CUSTOMER_RFM, tables.CUSTOMER_SEGMENTS, tables.STREAM_METRICS)
 SEGMENT_UPDATE = {c: f"s.{c}" for c in SEGMENT_MODEL_COLUMNS}
 SEGMENT_INSERT = {**SEGMENT_UPDATE, "customer_id": "s.customer_id"}
 RFM_UPDATE = {f.name: f"s.{f.name}" for f in CUSTOMER_RFM_SCHEMA.fields if f.name != "customer_id"}
+# The tables' rows as Arrow, in the types of their Delta columns.
+_RFM_ARROW = to_arrow_schema(CUSTOMER_RFM_SCHEMA, timezone="UTC")
+_SEGMENT_ARROW = to_arrow_schema(
+    StructType(
+        [
+            CUSTOMER_SEGMENTS_SCHEMA["customer_id"],
+            *[CUSTOMER_SEGMENTS_SCHEMA[c] for c in SEGMENT_MODEL_COLUMNS],
+        ]
+    ),
+    timezone="UTC",
+)
 
 log = logging.getLogger(__name__)
 
@@ -56,67 +76,61 @@ def inputs(spark: SparkSession, settings: Settings) -> DataFrame:
     )
 
 
-def latest_scores(rows: DataFrame) -> DataFrame:
-    """Each customer's newest `customer-scores` record of the batch, with its Kafka time as
-    `published_at`."""
-    s = F.col("s")
-    newest = F.max_by(
-        F.struct(s.alias("s"), F.col("timestamp").alias("published_at")), s["n_inputs"]
-    )
+def records(rows: DataFrame) -> pa.Table:
+    """The batch's `customer-scores` records, flat (`SCORES_SCHEMA`), with their Kafka time
+    as `published_at`: the batch's one Spark job."""
     return (
-        rows.where(s.isNotNull())
-        .groupBy(s["customer_id"].alias("customer_id"))
-        .agg(newest.alias("n"))
-        .select("n.s.*", "n.published_at")
+        rows.where(F.col("s").isNotNull())
+        .select(F.col("timestamp").alias("published_at"), "s.*")
+        .toArrow()
     )
 
 
-def rfm_rows(latest: DataFrame) -> DataFrame:
-    cols = {
-        **{f.name: F.col(f.name) for f in CUSTOMER_RFM_SCHEMA.fields},
-        "monetary": F.col("monetary_amount"),
-        "updated_at": F.col("published_at"),
-    }
-    return latest.select(
-        *[cols[f.name].cast(f.dataType).alias(f.name) for f in CUSTOMER_RFM_SCHEMA.fields]
-    )
+def newest(scores: pa.Table) -> pa.Table:
+    """Each customer's newest record (the highest `n_inputs`): the state the stream holds."""
+    ordered = scores.sort_by([("customer_id", "ascending"), ("n_inputs", "ascending")])
+    ids = ordered["customer_id"].combine_chunks()
+    last = pc.not_equal(ids[:-1], ids[1:]) if len(ids) > 1 else pa.array([], pa.bool_())
+    return ordered.filter(pa.concat_arrays([last, pa.array([True])]))
 
 
-def segment_rows(latest: DataFrame) -> DataFrame:
-    cols = {
-        **{c: F.col(c) for c in SEGMENT_MODEL_COLUMNS},
-        "scored_at": F.col("published_at"),
-    }
-    return latest.where(F.col("segment_id").isNotNull()).select(
-        "customer_id", *[cols[c].alias(c) for c in SEGMENT_MODEL_COLUMNS]
-    )
+def _table(columns: dict[str, pa.ChunkedArray], schema: pa.Schema) -> pa.Table:
+    return pa.Table.from_arrays([columns[f.name].cast(f.type) for f in schema], schema=schema)
+
+
+def rfm_rows(latest: pa.Table) -> pa.Table:
+    columns = {name: latest[name] for name in latest.column_names}
+    columns |= {"monetary": latest["monetary_amount"], "updated_at": latest["published_at"]}
+    return _table(columns, _RFM_ARROW)
+
+
+def segment_rows(latest: pa.Table) -> pa.Table:
+    scored = latest.filter(pc.is_valid(latest["segment_id"]))
+    columns = {name: scored[name] for name in scored.column_names}
+    columns["scored_at"] = scored["published_at"]
+    return _table(columns, _SEGMENT_ARROW)
 
 
 @dataclass(frozen=True)
 class _Summary:
     scores: int
     model_version: int | None
-    # Percentiles of -produced_at (epoch s) and of feed latency, over the purchases scored.
-    lag_q: list[float | None] | None
-    lag_max: float | None
-    feed_q: list[float | None] | None
-    feed_max: float | None
+    # The purchases' `produced_at` and feed latency (their Kafka time minus it), epoch s.
+    produced: np.ndarray
+    feed: np.ndarray
 
     @classmethod
-    def of(cls, rows: DataFrame) -> _Summary:
-        s = F.col("s")
-        purchase = s.isNotNull() & (s["cause"] == PURCHASE)
-        produced = F.when(purchase, s["produced_at"].cast("double"))
-        feed = F.when(purchase, F.col("timestamp").cast("double")) - produced
-        r = rows.agg(
-            F.count(s).alias("scores"),
-            F.max(s["model_version"]).alias("model_version"),
-            F.percentile_approx(-produced, [0.5, 0.95], 10_000).alias("lag_q"),
-            F.max(-produced).alias("lag_max"),
-            F.percentile_approx(feed, [0.5, 0.95], 10_000).alias("feed_q"),
-            F.max(feed).alias("feed_max"),
-        ).collect()[0]
-        return cls(**r.asDict())
+    def of(cls, scores: pa.Table) -> _Summary:
+        purchase = pc.and_(pc.equal(scores["cause"], PURCHASE), pc.is_valid(scores["produced_at"]))
+        bought = scores.filter(purchase)
+
+        def seconds(column: str) -> np.ndarray:
+            micros = bought[column].cast(pa.int64()).to_numpy(zero_copy_only=False)
+            return np.asarray(micros, dtype=np.float64) / 1e6
+
+        produced = seconds("produced_at")
+        version = pc.max(scores["model_version"]).as_py()
+        return cls(scores.num_rows, version, produced, seconds("published_at") - produced)
 
 
 class CustomerTablesMicroBatch:
@@ -133,62 +147,53 @@ class CustomerTablesMicroBatch:
     def __call__(self, rows: DataFrame, batch_id: int) -> None:
         started_at, started = datetime.now(UTC), time.monotonic()
         txn = Txn(self._txn_app, batch_id)
-        rows.persist()
-        try:
-            summary = _Summary.of(rows)
-            read = time.monotonic()
-            if not summary.scores:
-                return
-            latest = latest_scores(rows).persist()
-            try:
-                writes.upsert(
-                    rfm_rows(latest),
-                    self._path(tables.CUSTOMER_RFM),
-                    "customer_id",
-                    RFM_UPDATE,
-                    txn=txn,
-                    backoff_s=1.0,
-                )
-                rfm = time.monotonic()
-                writes.upsert(
-                    segment_rows(latest),
-                    self._path(tables.CUSTOMER_SEGMENTS),
-                    "customer_id",
-                    SEGMENT_UPDATE,
-                    txn=txn,
-                    insert=SEGMENT_INSERT,
-                    backoff_s=1.0,
-                )
-            finally:
-                latest.unpersist()
-            done = time.monotonic()
-            self._record(batch_id, started_at, done - started, summary, datetime.now(UTC))
-            # What bounds a batch that falls behind.
-            log.info(
-                "%s batch %d steps: read %.2f s, %s %.2f s, %s %.2f s",
-                QUERY,
-                batch_id,
-                read - started,
-                tables.CUSTOMER_RFM,
-                rfm - read,
-                tables.CUSTOMER_SEGMENTS,
-                done - rfm,
-            )
-        finally:
-            rows.unpersist()
+        scores = records(rows)
+        read = time.monotonic()
+        if not scores.num_rows:
+            return
+        latest = newest(scores)
+        writes.upsert(
+            rfm_rows(latest),
+            self._path(tables.CUSTOMER_RFM),
+            "customer_id",
+            RFM_UPDATE,
+            txn=txn,
+            backoff_s=1.0,
+        )
+        rfm = time.monotonic()
+        writes.upsert(
+            segment_rows(latest),
+            self._path(tables.CUSTOMER_SEGMENTS),
+            "customer_id",
+            SEGMENT_UPDATE,
+            txn=txn,
+            insert=SEGMENT_INSERT,
+            backoff_s=1.0,
+        )
+        committed = datetime.now(UTC).timestamp()
+        done = time.monotonic()
+        self._record(batch_id, started_at, done - started, _Summary.of(scores), committed)
+        # What bounds a batch that falls behind.
+        log.info(
+            "%s batch %d steps: read %.2f s, %s %.2f s, %s %.2f s",
+            QUERY,
+            batch_id,
+            read - started,
+            tables.CUSTOMER_RFM,
+            rfm - read,
+            tables.CUSTOMER_SEGMENTS,
+            done - rfm,
+        )
 
     def _record(
-        self,
-        batch_id: int,
-        started_at: datetime,
-        seconds: float,
-        s: _Summary,
-        committed_at: datetime,
+        self, batch_id: int, started_at: datetime, seconds: float, s: _Summary, committed: float
     ) -> None:
-        committed = committed_at.timestamp()
-        lag = s.lag_q or [None, None]
-
-        def stats(latency: list[float | None], worst: float | None) -> BatchStats:
+        def stats(latency: np.ndarray) -> BatchStats:
+            p50, p95, worst = (
+                (float(v) for v in (*np.quantile(latency, [0.5, 0.95]), latency.max()))
+                if latency.size
+                else (None, None, None)
+            )
             return BatchStats(
                 batch_id=batch_id,
                 started_at=started_at,
@@ -199,16 +204,13 @@ class CustomerTablesMicroBatch:
                 segment_changes=0,
                 model_version=s.model_version,
                 batch_duration_s=seconds,
-                latency_p50_s=latency[0],
-                latency_p95_s=latency[1],
+                latency_p50_s=p50,
+                latency_p95_s=p95,
                 latency_max_s=worst,
             )
 
-        to_lake = [None if v is None else committed + v for v in lag]
-        self._recorder.record(
-            stats(to_lake, None if s.lag_max is None else committed + s.lag_max), LAKE
-        )
-        self._recorder.record(stats(list(s.feed_q or [None, None]), s.feed_max), FEED)
+        self._recorder.record(stats(committed - s.produced), LAKE)
+        self._recorder.record(stats(s.feed), FEED)
 
 
 def start(

@@ -129,7 +129,7 @@ def append(df: DataFrame, path: Path, txn: Txn | None = None) -> None:
 
 
 def upsert(
-    source: DataFrame,
+    source: DataFrame | pa.Table,
     path: Path,
     key: str,
     update: Mapping[str, str],
@@ -143,8 +143,8 @@ def upsert(
     returns the MERGE's metrics (`num_target_rows_updated`, ...), empty when `txn` was
     already committed.
 
-    The source is collected to the driver, so it must fit there: a batch's newest records,
-    one row per customer at most.
+    A DataFrame source is collected to the driver, so it must fit there: a batch's newest
+    records, one row per customer at most. An Arrow source must have the table's column types.
 
     Args:
         update: target column -> SQL expression for a matched row.
@@ -169,7 +169,7 @@ def upsert(
                 return {}
         nonlocal rows
         if rows is None:
-            rows = source.toArrow()
+            rows = source if isinstance(source, pa.Table) else source.toArrow()
         merger = target.merge(
             rows,
             f"t.{key} = s.{key}",
