@@ -68,6 +68,10 @@ def get_spark(settings: Settings, app_name: str) -> SparkSession:
             str(settings.spark_shuffle_partitions),
         )
         .config("spark.databricks.delta.properties.defaults.enableDeletionVectors", "true")
+        # Concurrent queries of one application then share the task slots by pool (each
+        # query names its own) instead of queueing behind the first job submitted: the
+        # stream's lake part runs a quick query beside two that write every event.
+        .config("spark.scheduler.mode", "FAIR")
         .config(
             "spark.sql.streaming.stateStore.providerClass",
             "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider",

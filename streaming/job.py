@@ -71,6 +71,7 @@ _IDLE_CHECKS = 3
 # shared evenly (fair-scheduler pools only order tasks waiting for a slot): each 10-25 s lake
 # batch (two MERGEs) slowed every customer-state batch 5x, to 6-7 s.
 HOT_PART, LAKE_PART = "hot", "lake"
+_POOL = "spark.scheduler.pool"
 
 
 def start_lake(spark: SparkSession, settings: Settings) -> tuple[StreamingQuery, MetricsRecorder]:
@@ -288,10 +289,17 @@ def run_lake(settings: Settings, once: bool, follow_stdin: bool) -> None:
             writes.ensure_all(
                 spark, settings, dict.fromkeys((*customer_tables.TABLES, *lake_writer.TABLES))
             )
-            # The customers' tables first: they are the ones whose latency counts.
+            # Each query in a scheduler pool of its own, which it inherits from this thread:
+            # a batch of `customer-tables` gets a task slot as soon as one is free, not when
+            # the `lake` query's batch is done.
+            context = spark.sparkContext
+            context.setLocalProperty(_POOL, customer_tables.QUERY)
             segments, segments_metrics = start_customer_tables(spark, settings)
+            context.setLocalProperty(_POOL, lake_writer.QUERY)
             lake, lake_metrics = start_lake(spark, settings)
+            context.setLocalProperty(_POOL, customers.QUERY)
             profiles = start_customers(spark, settings)
+            context.setLocalProperty(_POOL, None)  # type: ignore[arg-type]
             queries = [segments, lake, profiles]
             recorders = [(segments, segments_metrics), (lake, lake_metrics)]
             log.info("lake started (%s)", "drain and exit" if once else "continuous")
