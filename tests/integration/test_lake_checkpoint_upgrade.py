@@ -1,15 +1,15 @@
 """A lake checkpoint from when the `lake` query also read `customer-scores` resumes where it
-stopped: every event after it is appended once, none before it again, and the customer
-tables come from the `customer-tables` query."""
+stopped: every event after it is appended once, none before it again."""
 
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
@@ -23,7 +23,7 @@ from segstream.runtime import topics
 from streaming import lake_writer, sources
 from streaming.queries import app_id
 from tests.conftest import make_settings, on_broker
-from tests.integration.helpers import expected_rfm, read_rfm, run_cli, table
+from tests.integration.helpers import table
 
 pytestmark = pytest.mark.integration
 
@@ -79,14 +79,20 @@ def test_a_checkpoint_of_the_three_source_layout_resumes_where_it_stopped(
     assert [len(p.read_text().splitlines()) for p in offsets.iterdir() if p.name.isdigit()] == [5]
 
     _publish(settings, after)
-    run_cli(settings, "stream", "--once")
+    # The lake part alone: the customer state has nothing to do with the lake's checkpoint.
+    lake = subprocess.run(
+        [sys.executable, "-m", "streaming.job", "--part", "lake", "--once"],
+        env=settings.to_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert lake.returncode == 0, lake.stderr
 
     # The old checkpoint's events were taken (by a query that wrote nothing): only the later
-    # ones are in `events`, each once, while the customer state counted all of them.
+    # ones are in `events`, each once.
     assert sorted(table(spark, settings, tables.EVENTS)["event_id"]) == sorted(
         e.event_id for e in after
     )
-    expected = expected_rfm(events)
-    actual = read_rfm(spark, settings)
-    pd.testing.assert_frame_equal(actual[expected.columns], expected, check_exact=True)
     assert all(len(p.read_text().splitlines()) == 4 for p in offsets.iterdir() if p.name.isdigit())
