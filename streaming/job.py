@@ -267,8 +267,8 @@ def run_hot(spark: SparkSession, settings: Settings, once: bool, lake: _LakePart
 
 def run_lake(settings: Settings, once: bool, follow_stdin: bool) -> None:
     """The lake part: `customer-tables`, `lake` and `customers`, until SIGTERM/SIGINT (or,
-    with `once`, until all are idle). `follow_stdin`: run beside a hot part that closes this process's stdin
-    when it is done (or gone): then stop, or with `once` drain from then on."""
+    with `once`, until all are idle). `follow_stdin`: run beside a hot part that closes this
+    process's stdin when it is done (or gone): then stop, or with `once` drain from then on."""
     check_checkpoints(settings, LAKE_PART)
     spark = stream_session(settings, "segstream-lake")
     hot_done = threading.Event()
@@ -286,26 +286,40 @@ def run_lake(settings: Settings, once: bool, follow_stdin: bool) -> None:
         hot_done.set()
     try:
         with stop_on_signals("stopping after the current batches") as stop:
-            writes.ensure_all(
-                spark, settings, dict.fromkeys((*customer_tables.TABLES, *lake_writer.TABLES))
-            )
+
+            def stopping() -> bool:
+                return stop.is_set() or (follow_stdin and hot_done.is_set() and not once)
+
+            # A stop asked for while the part is still starting (niced on a busy machine,
+            # that takes a minute) is honoured between the steps: each can take seconds.
+            for name in dict.fromkeys((*customer_tables.TABLES, *lake_writer.TABLES)):
+                if stopping():
+                    break
+                writes.ensure(spark, settings, name)
             # Each query in a scheduler pool of its own, which it inherits from this thread:
             # a batch of `customer-tables` gets a task slot as soon as one is free, not when
             # the `lake` query's batch is done.
             context = spark.sparkContext
-            context.setLocalProperty(_POOL, customer_tables.QUERY)
-            segments, segments_metrics = start_customer_tables(spark, settings)
-            context.setLocalProperty(_POOL, lake_writer.QUERY)
-            lake, lake_metrics = start_lake(spark, settings)
-            context.setLocalProperty(_POOL, customers.QUERY)
-            profiles = start_customers(spark, settings)
+            queries: list[StreamingQuery] = []
+            recorders: list[tuple[StreamingQuery, MetricsRecorder]] = []
+            for pool, start in (
+                (customer_tables.QUERY, start_customer_tables),
+                (lake_writer.QUERY, start_lake),
+            ):
+                if stopping():
+                    break
+                context.setLocalProperty(_POOL, pool)
+                query, recorder = start(spark, settings)
+                queries.append(query)
+                recorders.append((query, recorder))
+            if not stopping():
+                context.setLocalProperty(_POOL, customers.QUERY)
+                queries.append(start_customers(spark, settings))
+                log.info("lake started (%s)", "drain and exit" if once else "continuous")
             context.setLocalProperty(_POOL, None)  # type: ignore[arg-type]
-            queries = [segments, lake, profiles]
-            recorders = [(segments, segments_metrics), (lake, lake_metrics)]
-            log.info("lake started (%s)", "drain and exit" if once else "continuous")
             flushed = time.monotonic()
             idle = 0
-            while not stop.is_set() and not (follow_stdin and hot_done.is_set() and not once):
+            while not stopping():
                 time.sleep(0.5)
                 if any(not q.isActive or q.exception() for q in queries):
                     break
