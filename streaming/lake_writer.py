@@ -221,11 +221,10 @@ def upgrade_checkpoint(settings: Settings) -> int:
         changed += 1
     if changed:
         log.info(
-            "%s: dropped %s from %d offset files (read by %s now)",
+            "%s: dropped %s from %d offset files (read by the customer-tables query now)",
             offsets,
             settings.topic_customer_scores,
             changed,
-            "the customer-tables query",
         )
     return changed
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -42,6 +43,20 @@ def run_cli(
         f"segstream {' '.join(args)} {outcome}:\n{proc.stdout}\n{proc.stderr}"
     )
     return proc
+
+
+def publish(
+    settings: Settings, events: list[Event], raw: Sequence[tuple[bytes, bytes]] = ()
+) -> int:
+    """Publishes `events`, then `raw` (key, value) messages to `transactions`; returns how
+    many the broker acknowledged."""
+    publisher = Publisher(settings)
+    for e in events:
+        publisher.send_event(e)
+    for key, value in raw:
+        publisher.send_raw(settings.topic_transactions, key, value)
+    publisher.close()
+    return publisher.acked
 
 
 def produce_paced(settings: Settings, events: list[Event], rate: float) -> None:

@@ -14,26 +14,16 @@ import pytest
 from pyspark.sql import functions as F
 
 from producers.generator import GeneratorOptions, generate
-from producers.publisher import Publisher
 from segstream.config import Settings
 from segstream.contracts import tables
-from segstream.contracts.events import Event
 from segstream.contracts.stream_records import JSON_OPTIONS, SCORES_SCHEMA
 from segstream.runtime import topics
 from streaming import lake_writer, sources
 from streaming.queries import app_id
 from tests.conftest import make_settings, on_broker
-from tests.integration.helpers import table
+from tests.integration.helpers import publish, table
 
 pytestmark = pytest.mark.integration
-
-
-def _publish(settings: Settings, events: list[Event]) -> None:
-    publisher = Publisher(settings)
-    for e in events:
-        publisher.send_event(e)
-    publisher.close()
-    assert publisher.acked == len(events)
 
 
 def _run_three_source_lake(spark: Any, settings: Settings) -> None:
@@ -73,12 +63,12 @@ def test_a_checkpoint_of_the_three_source_layout_resumes_where_it_stopped(
     options = GeneratorOptions(customers=50, seed=7, start=datetime(2024, 5, 1, tzinfo=UTC))
     events = list(itertools.islice(generate(options), 600))
     before, after = events[:300], events[300:]
-    _publish(settings, before)
+    assert publish(settings, before) == len(before)
     _run_three_source_lake(spark, settings)
     offsets = settings.checkpoint_path(lake_writer.QUERY) / "offsets"
     assert [len(p.read_text().splitlines()) for p in offsets.iterdir() if p.name.isdigit()] == [5]
 
-    _publish(settings, after)
+    assert publish(settings, after) == len(after)
     # The lake part alone: the customer state has nothing to do with the lake's checkpoint.
     lake = subprocess.run(
         [sys.executable, "-m", "streaming.job", "--part", "lake", "--once"],

@@ -23,10 +23,8 @@ import pytest
 
 from producers.bad_events import BadKind, make_bad
 from producers.generator import GeneratorOptions, generate
-from producers.publisher import Publisher
 from segstream.config import Settings
 from segstream.contracts import tables
-from segstream.contracts.events import Event
 from segstream.model import registry
 from segstream.runtime import topics
 from tests.conftest import make_settings, on_broker
@@ -37,6 +35,7 @@ from tests.integration.helpers import (
     expected_rfm,
     feed,
     model_for,
+    publish,
     read_rfm,
     run_cli,
     table,
@@ -46,15 +45,6 @@ pytestmark = pytest.mark.integration
 
 FEATURES = ("recency_days", "frequency", "monetary")
 NAMES = ("Champions", "At Risk")
-
-
-def _publish(settings: Settings, events: list[Event], raw: list[tuple[bytes, bytes]] = ()) -> None:  # type: ignore[assignment]
-    publisher = Publisher(settings)
-    for e in events:
-        publisher.send_event(e)
-    for key, value in raw:
-        publisher.send_raw(settings.topic_transactions, key, value)
-    publisher.close()
 
 
 def test_quarantine_dedupe_late_events_and_live_segments(
@@ -88,7 +78,7 @@ def test_quarantine_dedupe_late_events_and_live_segments(
         for kind in BadKind
         if kind is not BadKind.DUPLICATE
     ]
-    _publish(settings, round1, [(b.key, b.value) for b in bad])
+    publish(settings, round1, [(b.key, b.value) for b in bad])
     run_cli(settings, "stream", "--once")
 
     quarantine = table(spark, settings, tables.QUARANTINE)
@@ -114,7 +104,7 @@ def test_quarantine_dedupe_late_events_and_live_segments(
     ]
     round2 = late + fresh[25:]
     # round1[10] again: a duplicate (same event id) arriving long after its original.
-    _publish(settings, [*round2, round1[10]])
+    publish(settings, [*round2, round1[10]])
     run_cli(settings, "stream", "--once")
 
     everything = round1 + round2
@@ -138,7 +128,7 @@ def test_quarantine_dedupe_late_events_and_live_segments(
     )
     registry.promote(spark, settings, v2.version)
     round3 = list(itertools.islice(stream, 150))
-    _publish(settings, round3)
+    publish(settings, round3)
     run_cli(settings, "stream", "--once")
 
     rfm3 = expected_rfm(everything + round3)
