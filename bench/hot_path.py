@@ -7,7 +7,7 @@ stateful query measured in the same run.
 
 One embedded broker; the stream runs as its own processes (`segstream stream`: the hot part,
 and the lake part as its child) with a fixed model promoted, as in production; the producer
-(kafka-python, this process) shares the two cores with them. Each rate also reports the
+(librdkafka, this process) shares the two cores with them. Each rate also reports the
 cores each of those used while it was produced (Linux /proc CPU times).
 
 0. Floor: a bare stateful query in this process (Kafka -> parse JSON -> dropDuplicates ->

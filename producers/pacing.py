@@ -5,9 +5,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+# A sleep per event cost 0.2 core at 5,000 events/s (each is a system call and a wake-up);
+# sending up to this far ahead of schedule turns them into one sleep per short burst.
+MIN_SLEEP_S = 0.005
+
 
 class Pacer:
-    """Sleeps just enough that the n-th event goes out at `n / rate` seconds after start.
+    """Sleeps just enough that the n-th event goes out at `n / rate` seconds after start, or at
+    most `MIN_SLEEP_S` before.
 
     Scheduling against the start time (not the previous event) keeps the long-run rate exact
     even when single sends are slow.
@@ -28,7 +33,7 @@ class Pacer:
     def wait(self) -> None:
         if self._rate:
             delay = self._start + self.count / self._rate - self._clock()
-            if delay > 0:
+            if delay >= MIN_SLEEP_S:
                 self._sleep(delay)
         self.count += 1
 

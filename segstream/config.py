@@ -285,6 +285,20 @@ class Settings(BaseSettings):
             opts["ssl_cafile"] = str(self.kafka_ssl_cafile)
         return opts
 
+    def librdkafka_options(self) -> dict[str, str]:
+        """The same security options in the form librdkafka (confluent-kafka) takes."""
+        protocol, mechanism, username, password = self._kafka_auth()
+        opts = {"security.protocol": protocol}
+        if mechanism:
+            opts["sasl.mechanism"] = mechanism
+            if username is not None:
+                opts["sasl.username"] = username
+            if password is not None:
+                opts["sasl.password"] = password
+        if self.kafka_ssl_cafile:
+            opts["ssl.ca.location"] = str(self.kafka_ssl_cafile)
+        return opts
+
     def spark_kafka_options(self) -> dict[str, str]:
         """The same security options in the form Spark's Kafka source takes."""
         protocol, mechanism, username, password = self._kafka_auth()

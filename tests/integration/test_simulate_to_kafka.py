@@ -14,9 +14,11 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from producers.messages import CUSTOMERS, TRANSACTIONS
+from producers.publisher import DeliveryError, Publisher
 from producers.simulator import Simulator, SimulatorOptions
-from segstream.config import Settings
+from segstream.config import LOOPBACK, Settings
 from segstream.contracts.events import EVENT_TYPES
+from segstream.runtime.processes import free_port
 from tests.conftest import make_settings, on_broker
 from tests.integration.helpers import run_cli
 
@@ -112,3 +114,14 @@ def _check_contract(key: bytes, event: dict[str, object]) -> None:
         assert isinstance(items, list) and items
         assert all(isinstance(i["quantity"], int) and i["quantity"] > 0 for i in items)
         assert sum(i["unit_price"] * i["quantity"] for i in items) == amount
+
+
+def test_unreachable_or_refusing_cluster_is_named(
+    broker_settings: Settings, tmp_path: Path
+) -> None:
+    nobody = f"{LOOPBACK}:{free_port(LOOPBACK)}"
+    with pytest.raises(DeliveryError, match=f"Kafka at {nobody} did not answer.*refused"):
+        Publisher(make_settings(tmp_path, kafka_bootstrap=nobody), connect_timeout_s=2)
+    wrong = {**on_broker(broker_settings), "kafka_sasl_password": "not-the-password"}
+    with pytest.raises(DeliveryError, match="SASL authentication error"):
+        Publisher(make_settings(tmp_path, **wrong), connect_timeout_s=5)

@@ -5,6 +5,7 @@ import socket
 from pathlib import Path
 
 import pytest
+from confluent_kafka import Producer
 
 from cli.main import main
 from segstream.config import ConfigError, load_settings
@@ -70,6 +71,15 @@ def test_sasl_needs_credentials_and_secrets_are_masked(capsys: pytest.CaptureFix
     assert "hunter2" not in json.dumps(s.masked())
     assert s.kafka_client_options()["sasl_plain_password"] == "hunter2"
     assert 'password="hunter2"' in s.spark_kafka_options()["kafka.sasl.jaas.config"]
+    rdkafka = s.librdkafka_options()
+    assert rdkafka == {
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanism": "SCRAM-SHA-512",
+        "sasl.username": "app",
+        "sasl.password": "hunter2",
+    }
+    # librdkafka refuses an unknown or unsupported property when the client is created.
+    Producer({"bootstrap.servers": "k1:9092", **rdkafka}).close()
 
 
 def test_config_command_prints_masked_settings(

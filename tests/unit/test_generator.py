@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from producers.generator import GeneratorOptions, generate
-from producers.pacing import Pacer
+from producers.pacing import MIN_SLEEP_S, Pacer
 
 pytestmark = pytest.mark.unit
 
@@ -54,3 +54,21 @@ def test_pacer_spaces_events_evenly() -> None:
         pacer.wait()
     assert now[0] == pytest.approx(1.0)
     assert pacer.count == 5
+
+
+def test_pacer_sleeps_once_per_burst_at_a_high_rate() -> None:
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(s: float) -> None:
+        slept.append(s)
+        now[0] += s
+
+    rate = 1000.0
+    pacer = Pacer(rate, clock=lambda: now[0], sleep=sleep)
+    for n in range(100):
+        pacer.wait()
+        due = n / rate
+        assert due - MIN_SLEEP_S <= now[0] <= due + 1e-9
+    # One sleep per MIN_SLEEP_S of schedule, not one per event.
+    assert 0 < len(slept) <= 100 / (MIN_SLEEP_S * rate)
