@@ -13,11 +13,10 @@ from pyspark.sql import DataFrame
 from segstream.config import Settings
 
 
-def publish(records: DataFrame, settings: Settings, topic: str) -> None:
-    """Writes `records` (columns `key`, `value`, as bytes) to `topic`."""
-    (
-        records.write.format("kafka")
-        .options(**settings.spark_kafka_options())
-        .option("topic", topic)
-        .save()
-    )
+def publish(records: DataFrame, settings: Settings, topic: str | None) -> None:
+    """Writes `records` (columns `key`, `value`, as bytes) to `topic`, or with `topic` None
+    each to the topic its `topic` column names."""
+    writer = records.write.format("kafka").options(**settings.spark_kafka_options())
+    if topic is not None:
+        writer = writer.option("topic", topic)
+    writer.save()

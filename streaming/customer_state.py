@@ -11,14 +11,22 @@ query runs with, and is published in the same Spark job: a `customer-scores` rec
 `segment-changes` record when the segment differs from the held one. No table is read, and
 nothing leaves the JVM.
 
+The held record of a customer is the record the previous batch that scored it published: it
+is read back in the very next batch, whatever else is queued, because the query reads its own
+topic unbounded (`maxOffsetsPerTrigger` bounds only `transactions` and `segment-control`). A
+change is therefore always measured against the segment the customer holds.
+
 A customer's as-of is the newest of its own event times, its requests' as-ofs and its held
 record's: it never goes back, and it depends on nothing but the customer's own inputs, so a
-replayed batch measures it again exactly. The model is fixed for the life of the query
-(its coefficients are literals of the plan); `streaming.model_switch` pins which one, so a
-batch replayed after a crash scores with the model of its first attempt.
+replayed batch measures it again exactly. The model is decided per batch, when the batch
+starts (`ScoringBatch`, `streaming.model_log`): a promotion takes effect at the next batch
+without stopping the query, and a batch replayed after a crash scores with the model of its
+first attempt.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -33,13 +41,17 @@ from segstream.contracts.stream_records import (
     CONTROL_SCHEMA,
     JSON_OPTIONS,
     PURCHASE,
+    RETRAIN,
     SCORES_SCHEMA,
     STATE_QUERY,
 )
+from segstream.errors import SegstreamError
 from segstream.model import segments
 from segstream.model.features import ALL_FEATURES
 from segstream.model.record import SegmentModel
+from segstream.publishing import publish
 from streaming import sources, transforms
+from streaming.model_log import ModelLog
 
 QUERY = STATE_QUERY
 # What `totals` reads of an event.
@@ -50,7 +62,15 @@ _EVENT_FIELDS = ("event_id", "event_type", "event_time", "amount", "item_count",
 _HELD_SCHEMA = T.StructType(
     [
         SCORES_SCHEMA[name]
-        for name in ("customer_id", "n_inputs", "n_events", "segment_id", "segment_name", "as_of")
+        for name in (
+            "customer_id",
+            "n_inputs",
+            "n_events",
+            "segment_id",
+            "segment_name",
+            "model_version",
+            "as_of",
+        )
     ]
 )
 
@@ -100,13 +120,13 @@ def totals(rows: DataFrame) -> DataFrame:
         F.max(ev["event_time"]).alias("last_event_at"),
         F.max(ev["produced_at"]).alias("produced_at"),
         F.max(F.col("req.as_of")).alias("req_as_of"),
-        F.max_by(F.col("req.cause"), F.col("req_order")).alias("req_cause"),
         F.max_by(
             F.struct(
                 held["n_inputs"].alias("n_inputs"),
                 held["n_events"].alias("n_events"),
                 held["segment_id"].alias("segment_id"),
                 held["segment_name"].alias("segment_name"),
+                held["model_version"].alias("model_version"),
                 held["as_of"].alias("as_of"),
             ),
             held["n_inputs"],
@@ -123,6 +143,7 @@ def scored(state: DataFrame, model: SegmentModel | None) -> DataFrame:
     gross = F.coalesce(F.col("gross"), zero)
     returned = F.coalesce(F.col("returned"), zero)
     n_inputs = F.col("n_events") + F.col("n_requests")
+    version = -1 if model is None else model.version
     fresh = state.where(
         (F.col("n_events") > 0) & (n_inputs > F.coalesce(held["n_inputs"], F.lit(0)))
     ).select(
@@ -139,8 +160,11 @@ def scored(state: DataFrame, model: SegmentModel | None) -> DataFrame:
         "last_event_at",
         "produced_at",
         F.greatest("req_as_of", held["as_of"], "last_event_at").alias("as_of"),
+        # What moved the customer: its own events, else a model other than the one its held
+        # segment came from, else time (a newer as-of).
         F.when(F.col("n_events") > F.coalesce(held["n_events"], F.lit(0)), F.lit(PURCHASE))
-        .otherwise(F.coalesce(F.col("req_cause"), F.lit(AGING)))
+        .when(F.coalesce(held["model_version"], F.lit(-1)) != F.lit(version), F.lit(RETRAIN))
+        .otherwise(F.lit(AGING))
         .alias("cause"),
         held["segment_id"].alias("from_segment_id"),
         held["segment_name"].alias("from_segment_name"),
@@ -219,26 +243,79 @@ def records(scores: DataFrame, settings: Settings, app_id: str) -> DataFrame:
     )
 
 
+class EarlierCheckpoint(SegstreamError):
+    """The `customer-state` checkpoint was written by an earlier layout of the query."""
+
+
+def check_layout(settings: Settings) -> None:
+    """Refuses a checkpoint of the query's earlier layout, before Spark fails on it.
+
+    That layout read `segment-control` and `customer-scores` as one source (two offset lines
+    where there are three now) and held no model version with the segment, so its state
+    cannot be carried over: the stream is derived again from the topics instead.
+
+    Raises:
+        EarlierCheckpoint: naming the checkpoint and the command that rebuilds the stream.
+    """
+    checkpoint = settings.checkpoint_path(QUERY)
+    offsets = checkpoint / "offsets"
+    planned = sorted((p for p in offsets.glob("*") if p.name.isdigit()), key=lambda p: int(p.name))
+    # "v1", the batch's metadata, then one line per source.
+    if planned and len(planned[-1].read_text().splitlines()) == 4:
+        raise EarlierCheckpoint(
+            f"the checkpoint of the stream's `{QUERY}` query at {checkpoint} was written by an "
+            "earlier version of the stream, whose customer state cannot be carried over. Stop "
+            "the stream and derive it again from the topics: `segstream stream --rebuild` "
+            '(README.md, "Rebuilding the stream")'
+        )
+
+
+class ScoringBatch:
+    """The body of each `customer-state` batch: decides the batch's model (`ModelLog`),
+    scores the customers with something new and publishes their records, in one Spark job.
+
+    Delivery: at least once; a replayed batch republishes identical records (same state,
+    input and model), deduped downstream by their keys (`segstream.contracts`).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        app_id: str,
+        models: ModelLog,
+        promoted: Callable[[], SegmentModel | None],
+        model_version: Callable[[int], SegmentModel],
+    ) -> None:
+        self._settings = settings
+        self._app_id = app_id
+        self._models = models
+        self._promoted = promoted
+        self._model_version = model_version
+
+    def _promoted_version(self) -> int | None:
+        model = self._promoted()
+        return None if model is None else model.version
+
+    def __call__(self, state: DataFrame, batch_id: int) -> None:
+        version = self._models.for_batch(batch_id, self._promoted_version)
+        model = None if version is None else self._model_version(version)
+        publish(records(scored(state, model), self._settings, self._app_id), self._settings, None)
+
+
 def start(
-    spark: SparkSession,
-    settings: Settings,
-    model: SegmentModel | None,
-    app_id: str,
-    trigger: str,
+    spark: SparkSession, settings: Settings, batch: ScoringBatch, trigger: str
 ) -> StreamingQuery:
-    """Starts the query with `model` (None: totals only, no segments yet)."""
+    """Starts the query; each batch runs `batch`."""
     checkpoint = settings.checkpoint_path(QUERY)
     raw = sources.kafka_topic(spark, settings, settings.topic_transactions)
-    others = sources.kafka_topics(
-        spark, settings, (settings.topic_segment_control, settings.topic_customer_scores)
-    )
-    out = records(scored(totals(inputs(raw, others, settings)), model), settings, app_id)
+    control = sources.kafka_topic(spark, settings, settings.topic_segment_control)
+    held = sources.kafka_topic(spark, settings, settings.topic_customer_scores, bounded=False)
     writer = (
-        out.writeStream.queryName(QUERY)
-        .format("kafka")
-        .options(**settings.spark_kafka_options())
+        totals(inputs(raw, control.unionByName(held), settings))
+        .writeStream.queryName(QUERY)
         .option("checkpointLocation", str(checkpoint))
         .outputMode("update")
+        .foreachBatch(batch)
         .trigger(processingTime=trigger)
     )
     query: StreamingQuery = writer.start()

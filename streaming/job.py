@@ -9,10 +9,10 @@
     customers ──▶ customers (Delta)                                     customer_segments
 
 The hot part is `customer-state` (no table on it, one micro-batch from a purchase to the
-feed); its loop also switches the customer state to a newly promoted model and asks it to
-re-score everyone (`segstream.rescore_requests`). The lake part (`customer-tables`, `lake`,
-`customers`) writes Delta behind it, in a process of its own at a lower CPU priority. See
-docs/architecture.md.
+feed); each of its batches scores with the model promoted when it starts, and after a
+promotion its loop asks it to re-score everyone (`segstream.rescore_requests`). The lake
+part (`customer-tables`, `lake`, `customers`) writes Delta behind it, in a process of its own
+at a lower CPU priority. See docs/architecture.md.
 
 Runs as `segstream stream` (both parts: `run()`) or `spark-submit streaming/job.py --part
 hot|lake [--once]` (one part each).
@@ -41,8 +41,8 @@ from segstream.runtime.processes import die_with_parent
 from segstream.runtime.signals import stop_on_signals
 from segstream.spark_session import get_spark, under_spark_submit
 from streaming import customer_state, customer_tables, customers, lake_writer, sources
+from streaming.hot_query import CustomerState
 from streaming.metrics import MetricsRecorder
-from streaming.model_switch import CustomerState
 from streaming.queries import (
     app_id,
     caught_up,
@@ -60,9 +60,8 @@ _STOP_WAIT_S = 10.0
 # The lake part's, shorter: niced on a busy machine its batch can take a minute, and every
 # write of it is idempotent, so the next start replays an interrupted batch exactly.
 _LAKE_STOP_WAIT_S = 3.0
-# How often the loop writes the metrics it holds (a Delta commit) and looks for a promotion.
+# How often the lake part's loop writes the metrics it holds (a Delta commit).
 _FLUSH_S = 10.0
-_MODEL_CHECK_S = 5.0
 # `--once`: the queries must have read everything this many checks in a row (the lake reads
 # what the customer state writes, and the customer state reads its own).
 _IDLE_CHECKS = 3
@@ -127,6 +126,7 @@ def check_checkpoints(settings: Settings, part: str | None) -> None:
 
     Raises:
         CheckpointLost: naming the query, its checkpoint and what to do.
+        EarlierCheckpoint: the customer state's checkpoint must be rebuilt.
     """
     queries = {
         HOT_PART: (customer_state.QUERY,),
@@ -134,6 +134,8 @@ def check_checkpoints(settings: Settings, part: str | None) -> None:
     }
     if part != HOT_PART:
         lake_writer.upgrade_checkpoint(settings)
+    if part != LAKE_PART:
+        customer_state.check_layout(settings)
     for name in queries.get(part or "", (*queries[HOT_PART], *queries[LAKE_PART])):
         app_id(settings, name)
         drop_interrupted_first_batch(settings.checkpoint_path(name))
@@ -218,7 +220,7 @@ def _release_on(stop: threading.Event, lake: _LakePart) -> None:
 
 
 def run_hot(spark: SparkSession, settings: Settings, once: bool, lake: _LakePart | None) -> None:
-    """The customer state: `customer-state`, and the switch to a promoted model; `lake`, the
+    """The customer state: `customer-state`, and the re-score after a promotion; `lake`, the
     lake part it runs with (None: run alone)."""
 
     def lake_gone() -> bool:
@@ -229,37 +231,28 @@ def run_hot(spark: SparkSession, settings: Settings, once: bool, lake: _LakePart
     with stop_on_signals("stopping after the current batch") as stop:
         if lake is not None:
             # The lake part stops beside the hot part, not after it: the hot part may be in
-            # a model switch or a batch that takes seconds, and the two stops add up.
+            # a re-score request or a batch that takes seconds, and the two stops add up.
             threading.Thread(target=_release_on, args=(stop, lake), daemon=True).start()
         state = CustomerState(spark, settings)
-        state.start()
-        if state.promotion_pending():
-            state.switch(_STOP_WAIT_S)
-        assert state.query is not None
+        query = state.start()
         log.info("customer state started (%s)", "drain and exit" if once else "continuous")
-        checked = time.monotonic()
         idle = 0
         while not stop.is_set() and not lake_gone():
             time.sleep(0.5)
             state.log_progress()
-            if not state.query.isActive or state.query.exception():
+            if not query.isActive or query.exception():
                 break
-            now = time.monotonic()
-            # A stop asked for meanwhile comes first: a switch takes seconds.
-            if now - checked >= _MODEL_CHECK_S and not stop.is_set():
-                checked = now
-                if state.promotion_pending():
-                    state.switch(_STOP_WAIT_S)
+            state.rescore_if_due()
             if once:
-                idle = idle + 1 if caught_up([state.query], settings) else 0
+                idle = idle + 1 if caught_up([query], settings) else 0
                 if idle >= _IDLE_CHECKS:
                     break
         if lake_gone():
             log.error("the lake part of the stream is gone: stopping the customer state")
         if lake is not None:
             lake.release()
-        stop_between_batches([state.query], _STOP_WAIT_S)
-        exc = state.query.exception()
+        stop_between_batches([query], _STOP_WAIT_S)
+        exc = query.exception()
         if exc is not None:
             raise exc
         log.info("customer state stopped")

@@ -16,21 +16,31 @@ from segstream.config import Settings
 _FETCH_MAX_WAIT_MS = 10
 
 
-def kafka_topics(spark: SparkSession, settings: Settings, topics: Sequence[str]) -> DataFrame:
+def kafka_topics(
+    spark: SparkSession, settings: Settings, topics: Sequence[str], bounded: bool = True
+) -> DataFrame:
     """A streaming DataFrame of the topics' raw records (`topic` tells them apart), from the
-    earliest offset on first start (later starts resume from the query's checkpoint)."""
-    return (
+    earliest offset on first start (later starts resume from the query's checkpoint).
+
+    Args:
+        bounded: read at most `SEGSTREAM_MAX_OFFSETS_PER_TRIGGER` records per batch; else
+            every record there is when the batch starts.
+    """
+    reader = (
         spark.readStream.format("kafka")
         .options(**settings.spark_kafka_options())
         .option("subscribe", ",".join(topics))
         .option("startingOffsets", "earliest")
-        .option("maxOffsetsPerTrigger", str(settings.max_offsets_per_trigger))
         .option("includeHeaders", "false")
         .option("kafka.fetch.max.wait.ms", str(_FETCH_MAX_WAIT_MS))
-        .load()
     )
+    if bounded:
+        reader = reader.option("maxOffsetsPerTrigger", str(settings.max_offsets_per_trigger))
+    return reader.load()
 
 
-def kafka_topic(spark: SparkSession, settings: Settings, topic: str) -> DataFrame:
+def kafka_topic(
+    spark: SparkSession, settings: Settings, topic: str, bounded: bool = True
+) -> DataFrame:
     """`kafka_topics` of one topic."""
-    return kafka_topics(spark, settings, (topic,))
+    return kafka_topics(spark, settings, (topic,), bounded)

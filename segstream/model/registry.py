@@ -31,7 +31,7 @@ def ensure(spark: SparkSession, settings: Settings) -> str:
 def table_version(spark: SparkSession, settings: Settings) -> int:
     """The Delta version of `models`: it changes exactly when a model is added or promoted."""
     ensure(spark, settings)
-    return reads.version(spark, settings, tables.MODELS)
+    return reads.version(settings, tables.MODELS)
 
 
 def _load(row_record: str, status: str) -> SegmentModel:

@@ -204,13 +204,20 @@ def feed(settings: Settings) -> list[dict[str, Any]]:
 
 
 def check_feed(records: list[dict[str, Any]], history: pd.DataFrame) -> dict[str, dict[str, Any]]:
-    """After dedupe by change id: one record per history row, the same change, and per
-    customer (in the order of its changes) an as-of that never goes back. Returns the
-    deduplicated records by change id."""
+    """After dedupe by change id: per customer, in the order of the topic, an exact chain
+    (the first change from nothing, each `from` the `to` before it); one record per history
+    row, the same change; and per customer (in the order of its changes) an as-of that never
+    goes back. Returns the deduplicated records by change id."""
     by_id: dict[str, dict[str, Any]] = {}
     for r in records:
         # A replay republishes a change identically.
         assert by_id.setdefault(r["change_id"], r) == r
+    chains: dict[str, list[tuple[int | None, int]]] = {}
+    for r in by_id.values():
+        chains.setdefault(r["customer_id"], []).append((r["from_segment_id"], r["to_segment_id"]))
+    for customer, chain in chains.items():
+        froms = [f for f, _ in chain]
+        assert froms == [None, *(t for _, t in chain[:-1])], (customer, chain)
     assert len(by_id) == len(history)
 
     def change(

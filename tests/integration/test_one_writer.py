@@ -1,8 +1,11 @@
-"""One writer of segments: while events arrive at the running stream, two retrains register
-and promote a model each at once (distinct versions, one promoted) and `segstream rescore`
-asks for aging twice. Every history row is still a real transition (the `to` of one row is
-the `from` of the customer's next), the feed carries exactly those changes, no customer's
-as-of goes back, and the customers end in the segments the promoted model gives them."""
+"""One writer of segments, under a backlog: each batch reads at most 100 messages of a topic,
+far fewer than the 400 customers that a rescore or a promotion asks to re-score at once.
+While events arrive at the running stream, two retrains register and promote a model each at
+once (distinct versions, one promoted) and `segstream rescore` asks for aging twice. The
+feed, deduped by change id, is an exact chain for every customer in the order of the topic,
+every history row is a real transition (the `to` of one row is the `from` of the customer's
+next), the feed carries exactly those changes, no customer's as-of goes back, and the
+customers end in the segments the promoted model gives them."""
 
 from __future__ import annotations
 
@@ -40,7 +43,9 @@ from tests.integration.helpers import (
 
 pytestmark = pytest.mark.integration
 
-EVENTS = 12_000
+EVENTS = 6_000
+# Messages per batch and topic, far below the customers a re-score asks for at once.
+BUDGET = 100
 
 
 def _wait_for(path: Path, stream: subprocess.Popen[bytes], log: Path) -> None:
@@ -62,6 +67,7 @@ def test_rescore_and_retrain_while_events_arrive_leave_real_transitions(
         topic_transactions="one-writer",
         topic_customers="one-writer-customers",
         topic_segment_changes="one-writer-changes",
+        max_offsets_per_trigger=BUDGET,
     )
     topics.ensure_topics(settings)
     options = GeneratorOptions(customers=400, seed=17, start=datetime(2024, 5, 1, tzinfo=UTC))
@@ -80,7 +86,7 @@ def test_rescore_and_retrain_while_events_arrive_leave_real_transitions(
         )
     try:
         producer = threading.Thread(
-            target=produce_paced, args=(settings, events, 400.0), daemon=True
+            target=produce_paced, args=(settings, events, 300.0), daemon=True
         )
         producer.start()
         _wait_for(settings.table_path(tables.CUSTOMER_RFM), stream, log)

@@ -60,13 +60,13 @@ def test_customer_rfm_matches_pandas_to_the_cent_and_microsecond(
     assert event_ids == sorted(e.event_id for e in events)
 
     # A lost checkpoint over the kept lake is refused, and nothing is written.
-    versions = {name: reads.version(spark, settings, name) for name in derived.TABLES}
+    versions = {name: reads.version(settings, name) for name in derived.TABLES}
     shutil.rmtree(settings.lake / "checkpoints")
     refused = run_cli(settings, "stream", "--once", ok=False)
     lake_checkpoint = settings.checkpoint_path("lake")
     assert "the checkpoint of the stream's `customer-state` query at " in refused.stderr
     assert "is missing" in refused.stderr and "Rebuilding the stream" in refused.stderr
-    assert {name: reads.version(spark, settings, name) for name in derived.TABLES} == versions
+    assert {name: reads.version(settings, name) for name in derived.TABLES} == versions
     assert not (lake_checkpoint / "segstream-app-id").exists()
 
     # The rebuild derives the same lake again from the topics, counting every event once.

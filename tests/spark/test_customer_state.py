@@ -51,7 +51,9 @@ def _event(eid: str, cid: str, kind: str, days: float, amount: str) -> Event:
     return Event(eid, kind, cid, f"o-{eid}", t, Decimal(amount), items)  # type: ignore[arg-type]
 
 
-def _held(cid: str, n_inputs: int, n_events: int, segment: int, as_of_days: float) -> dict:
+def _held(
+    cid: str, n_inputs: int, n_events: int, segment: int, as_of_days: float, model: int = 3
+) -> dict:
     return {
         "customer_id": cid,
         "n_inputs": n_inputs,
@@ -64,6 +66,7 @@ def _held(cid: str, n_inputs: int, n_events: int, segment: int, as_of_days: floa
         "as_of": _iso(T0 + timedelta(days=as_of_days)),
         "segment_id": segment,
         "segment_name": MODEL.segment_names[MODEL.segment_ids.index(segment)],
+        "model_version": model,
         "cause": PURCHASE,
         "changed": True,
     }
@@ -79,19 +82,24 @@ def test_totals_changes_causes_and_as_of(spark, tmp_path) -> None:  # type: igno
         # b: held after its first event (segment 1); one more event now
         _event("e4", "b", "purchase", 0, "20.00"),
         _event("e5", "b", "purchase", 40, "1.00"),
-        # c: held after its one event; an aging request at a later as-of, no event
+        # c: held after its one event, scored by model 2; an aging request at a later as-of
+        # and a retrain request, no event
         _event("e6", "c", "purchase", 0, "500.00"),
         # d: held with everything it has: nothing new, nothing out
         _event("e7", "d", "purchase", 5, "3.00"),
+        # e: held after its one event, scored by this model; an aging request, no event
+        _event("e8", "e", "purchase", 0, "80.00"),
     ]
     held = [
         _held("b", 1, 1, 1, 1),
-        _held("c", 1, 1, 1, 0.5),
+        _held("c", 1, 1, 1, 0.5, model=2),
         _held("d", 1, 1, 2, 5),
+        _held("e", 1, 1, 1, 0),
     ]
     requests = [
         {"customer_id": "c", "cause": AGING, "as_of": _iso(T0 + timedelta(days=120))},
         {"customer_id": "c", "cause": RETRAIN, "as_of": None, "model_version": 3},
+        {"customer_id": "e", "cause": AGING, "as_of": _iso(T0 + timedelta(days=90))},
     ]
     # e2 again (a duplicate event id), and a message the contract rejects: neither counts.
     bad = dumps({**events[0].to_dict(events[0].event_time), "event_id": "e0", "amount": -1})
@@ -117,7 +125,7 @@ def test_totals_changes_causes_and_as_of(spark, tmp_path) -> None:  # type: igno
     state = customer_state.totals(customer_state.inputs(raw, others, settings))
     got = customer_state.scored(state, MODEL).toPandas().set_index("customer_id").sort_index()
 
-    assert list(got.index) == ["a", "b", "c"]  # d: nothing new
+    assert list(got.index) == ["a", "b", "c", "e"]  # d: nothing new
     a = got.loc["a"]
     assert (a["n_inputs"], a["n_events"], a["orders"], a["items"]) == (3, 3, 2, 4)
     assert (a["gross_revenue"], a["returns_amount"], a["monetary_amount"]) == (
@@ -125,13 +133,15 @@ def test_totals_changes_causes_and_as_of(spark, tmp_path) -> None:  # type: igno
         Decimal("5.05"),
         Decimal("105.04"),
     )
-    assert got["n_inputs"].to_dict() == {"a": 3, "b": 2, "c": 3}
-    assert got["cause"].to_dict() == {"a": PURCHASE, "b": PURCHASE, "c": RETRAIN}
+    assert got["n_inputs"].to_dict() == {"a": 3, "b": 2, "c": 3, "e": 2}
+    # c's segment came from another model, e's from this one: only time moved e.
+    assert got["cause"].to_dict() == {"a": PURCHASE, "b": PURCHASE, "c": RETRAIN, "e": AGING}
     day = pd.Timestamp(T0).tz_localize(None)
     assert got["as_of"].to_dict() == {
         "a": day + pd.Timedelta(days=3),
         "b": day + pd.Timedelta(days=40),
         "c": day + pd.Timedelta(days=120),
+        "e": day + pd.Timedelta(days=90),
     }
     # Scored with NumPy at each customer's as-of from the same totals.
     rfm = got.assign(monetary=got["monetary_amount"].astype(float))
@@ -140,7 +150,7 @@ def test_totals_changes_causes_and_as_of(spark, tmp_path) -> None:  # type: igno
         assert got.loc[cid, "segment_id"] == int(score_numpy(MODEL, x).segment_id[0]), cid
         assert np.isclose(got.loc[cid, "recency_days"], x[0, 0]), cid
     assert pd.isna(got.loc["a", "from_segment_id"]) and bool(got.loc["a", "changed"])
-    for cid in ("b", "c"):
+    for cid in ("b", "c", "e"):
         assert got.loc[cid, "from_segment_id"] == 1
         assert bool(got.loc[cid, "changed"]) == (got.loc[cid, "segment_id"] != 1)
     assert set(got["model_version"]) == {3}
@@ -152,4 +162,4 @@ def test_totals_changes_causes_and_as_of(spark, tmp_path) -> None:  # type: igno
     assert sorted(c["change_id"] for c in changes) == sorted(
         f"app/{cid}/{got.loc[cid, 'n_inputs']}" for cid in got.index if got.loc[cid, "changed"]
     )
-    assert sum(r.topic == settings.topic_customer_scores for r in records) == 3
+    assert sum(r.topic == settings.topic_customer_scores for r in records) == 4
