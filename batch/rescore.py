@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pyspark.sql import SparkSession
 
@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 
 class NoModelError(SegstreamError):
     """There is no promoted model to score with."""
+
+
+class AsOfTooLateError(SegstreamError):
+    """The as-of asked for lies too far past the newest event time."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,9 @@ def run(spark: SparkSession, settings: Settings, as_of: datetime | None = None) 
 
     Raises:
         NoModelError: no model is promoted (nothing would be scored).
+        AsOfTooLateError: `as_of` lies more than `SEGSTREAM_AS_OF_MAX_AHEAD_H` past the
+            newest event time: recency would be measured from a time the data has not
+            reached, and a customer's as-of never goes back.
         segstream.lake.reads.MissingDataError: the lake has no customers yet.
     """
     started = time.monotonic()
@@ -54,7 +61,17 @@ def run(spark: SparkSession, settings: Settings, as_of: datetime | None = None) 
     if model is None:
         raise NoModelError("no promoted model: run `segstream retrain` first")
     rfm = reads.customer_rfm(spark, settings)
-    as_of = as_of or reads.data_as_of(rfm)
+    newest = reads.data_as_of(rfm)
+    if as_of is None:
+        as_of = newest
+    elif as_of > newest + timedelta(hours=settings.as_of_max_ahead_h):
+        raise AsOfTooLateError(
+            f"as-of {as_of.isoformat()} lies more than {settings.as_of_max_ahead_h:g} h past the "
+            f"newest event time {newest.isoformat()}: a customer's as-of never goes back, so "
+            "every segment would age from then on for good. Give an as-of up to "
+            f"{(newest + timedelta(hours=settings.as_of_max_ahead_h)).isoformat()} or raise "
+            "SEGSTREAM_AS_OF_MAX_AHEAD_H"
+        )
     customers = publish_requests(rfm.select("customer_id"), settings, AGING, as_of, model.version)
     result = RescoreResult(model.version, as_of, customers, time.monotonic() - started)
     log.info(

@@ -99,7 +99,7 @@ from segstream.spark_session import get_spark
 
 EVENT_START = datetime(2026, 1, 1, tzinfo=UTC)
 _STATE_LINE = re.compile(
-    r"^(\d\d:\d\d:\d\d) .*customer-state batch (\d+): (\d+) rows, ([\d.]+) s, (\d+) customers "
+    r"^(\d\d:\d\d:\d\d) .*customer-state batch (\d+) \(run [0-9a-f-]+\): (\d+) rows, ([\d.]+) s, (\d+) customers "
     r"in state, (\d+) state bytes"
 )
 

@@ -62,6 +62,7 @@ def run(settings: Settings, rate: float, keep_broker: bool) -> int:
         (settings.home / "logs").resolve(),
         _STOP_TIMEOUT_S,
         services=[broker] if settings.embedded_kafka else [],
+        status_file=settings.demo_status_path(),
     )
     try:
         if settings.embedded_kafka:

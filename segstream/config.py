@@ -105,6 +105,13 @@ class Settings(BaseSettings):
         "segment feed); 0 starts the next batch as soon as the last one ends",
     )
     max_offsets_per_trigger: int = Field(100_000, ge=1, description="backpressure per batch")
+    as_of_max_ahead_h: float = Field(
+        48.0,
+        ge=0,
+        description="a re-score as-of may lie at most this far past the newest event time "
+        "(`rescore --as-of`) or past the time the broker took the request (the stream "
+        "quarantines it otherwise)",
+    )
     background_nice: int = Field(
         10,
         ge=0,
@@ -249,6 +256,10 @@ class Settings(BaseSettings):
     def stream_id_path(self, query: str) -> Path:
         """The lake's copy of a query's idempotency id (see `streaming.queries.app_id`)."""
         return (self.lake / "stream-ids" / query).resolve()
+
+    def demo_status_path(self) -> Path:
+        """Where the demo's supervisor tells what each of its processes is doing."""
+        return (self.home / "demo-status.json").resolve()
 
     def broker_secret_path(self) -> Path:
         """The embedded broker's password for its clients (user `EMBEDDED_KAFKA_USER`), made

@@ -38,7 +38,6 @@ from segstream.contracts.events import TOTAL_MONEY
 from segstream.contracts.segment_changes import SEGMENT_CHANGE_SCHEMA
 from segstream.contracts.stream_records import (
     AGING,
-    CONTROL_SCHEMA,
     JSON_OPTIONS,
     PURCHASE,
     RETRAIN,
@@ -75,12 +74,14 @@ _HELD_SCHEMA = T.StructType(
 )
 
 
-def inputs(raw: DataFrame, others: DataFrame, settings: Settings) -> DataFrame:
-    """Kafka rows of `transactions` and of the other two topics -> one row per event, request
-    or held record: `customer_id`, `ev` (event), `req` (request), `req_order`, `held`.
+def inputs(raw: DataFrame, control: DataFrame, held: DataFrame, settings: Settings) -> DataFrame:
+    """Kafka rows of `transactions`, `segment-control` and `customer-scores` -> one row per
+    event, request or held record: `customer_id`, `ev` (event), `req` (request), `held`.
 
     Only valid events count (the lake quarantines the rest, judged by the same
     `transforms.parse`), each once: a duplicate event id is dropped, in the state store.
+    Likewise only valid requests and held records (`transforms.stream_records`; the lake
+    part quarantines the rejected ones).
     """
     events = (
         transforms.events(transforms.parse(raw))
@@ -88,18 +89,19 @@ def inputs(raw: DataFrame, others: DataFrame, settings: Settings) -> DataFrame:
         .dropDuplicates(["event_id"])
         .drop("event_id")
     )
-
-    rest = others.select(
-        transforms.record_of(settings.topic_segment_control, CONTROL_SCHEMA).alias("req"),
-        transforms.record_of(settings.topic_customer_scores, _HELD_SCHEMA).alias("held"),
-        F.struct("timestamp", "partition", "offset").alias("req_order"),
-    ).select(
-        F.coalesce(F.col("req.customer_id"), F.col("held.customer_id")).alias("customer_id"),
-        "req",
-        F.when(F.col("req").isNotNull(), F.col("req_order")).alias("req_order"),
-        "held",
+    requests = transforms.control_records(control, settings.as_of_max_ahead_h).where(
+        F.col("rec").isNotNull()
     )
-    return events.unionByName(rest, allowMissingColumns=True)
+    requests = requests.select(
+        F.col("rec.customer_id").alias("customer_id"), F.col("rec").alias("req")
+    )
+    records = transforms.stream_records(held, _HELD_SCHEMA).where(F.col("rec").isNotNull())
+    records = records.select(
+        F.col("rec.customer_id").alias("customer_id"), F.col("rec").alias("held")
+    )
+    return events.unionByName(requests, allowMissingColumns=True).unionByName(
+        records, allowMissingColumns=True
+    )
 
 
 def totals(rows: DataFrame) -> DataFrame:
@@ -311,7 +313,7 @@ def start(
     control = sources.kafka_topic(spark, settings, settings.topic_segment_control)
     held = sources.kafka_topic(spark, settings, settings.topic_customer_scores, bounded=False)
     writer = (
-        totals(inputs(raw, control.unionByName(held), settings))
+        totals(inputs(raw, control, held, settings))
         .writeStream.queryName(QUERY)
         .option("checkpointLocation", str(checkpoint))
         .outputMode("update")

@@ -31,7 +31,8 @@ from pyspark.sql.types import StructType
 
 from segstream.config import Settings
 from segstream.contracts import tables
-from segstream.contracts.stream_records import JSON_OPTIONS, PURCHASE, SCORES_SCHEMA
+from segstream.contracts.quarantine import QUARANTINE_SCHEMA
+from segstream.contracts.stream_records import PURCHASE, SCORES_SCHEMA
 from segstream.contracts.tables import (
     CUSTOMER_RFM_SCHEMA,
     CUSTOMER_SEGMENTS_SCHEMA,
@@ -39,7 +40,7 @@ from segstream.contracts.tables import (
 )
 from segstream.lake import writes
 from segstream.lake.writes import Txn
-from streaming import sources
+from streaming import sources, transforms
 from streaming.metrics import BatchStats, MetricsRecorder
 
 QUERY = "customer-tables"
@@ -47,7 +48,7 @@ QUERY = "customer-tables"
 # `customer_segments`.
 FEED, LAKE = "feed", "lake"
 
-TABLES = (tables.CUSTOMER_RFM, tables.CUSTOMER_SEGMENTS, tables.STREAM_METRICS)
+TABLES = (tables.CUSTOMER_RFM, tables.CUSTOMER_SEGMENTS, tables.QUARANTINE, tables.STREAM_METRICS)
 
 SEGMENT_UPDATE = {c: f"s.{c}" for c in SEGMENT_MODEL_COLUMNS}
 SEGMENT_INSERT = {**SEGMENT_UPDATE, "customer_id": "s.customer_id"}
@@ -68,21 +69,38 @@ log = logging.getLogger(__name__)
 
 
 def inputs(spark: SparkSession, settings: Settings) -> DataFrame:
-    """`customer-scores` records (`s`) with their Kafka `timestamp`. Not deduplicated: a
-    customer's newest record is upserted whole."""
-    text = F.col("value").cast("string")
-    return sources.kafka_topic(spark, settings, settings.topic_customer_scores).select(
-        "timestamp", F.from_json(text, SCORES_SCHEMA, JSON_OPTIONS).alias("s")
+    """`customer-scores` records (`s`) with their Kafka `timestamp`, and `bad` (the
+    quarantine row, without the batch's columns) of a record that is not one
+    (`transforms.stream_records`). Not deduplicated: a customer's newest record is upserted
+    whole."""
+    rows = transforms.stream_records(
+        sources.kafka_topic(spark, settings, settings.topic_customer_scores), SCORES_SCHEMA
+    )
+    quarantined = [c for c in QUARANTINE_SCHEMA.fieldNames() if c in rows.columns]
+    return rows.select(
+        F.col("kafka_timestamp").alias("timestamp"),
+        F.col("rec").alias("s"),
+        F.when(F.col("reason").isNotNull(), F.struct(*quarantined)).alias("bad"),
     )
 
 
 def records(rows: DataFrame) -> pa.Table:
     """The batch's `customer-scores` records, flat (`SCORES_SCHEMA`), with their Kafka time
-    as `published_at`: the batch's one Spark job."""
-    return (
-        rows.where(F.col("s").isNotNull())
-        .select(F.col("timestamp").alias("published_at"), "s.*")
-        .toArrow()
+    as `published_at`, and `rejected` (true for a record to quarantine): the batch's one
+    Spark job."""
+    return rows.select(
+        F.col("timestamp").alias("published_at"),
+        "s.*",
+        F.col("bad").isNotNull().alias("rejected"),
+    ).toArrow()
+
+
+def quarantine_rows(rows: DataFrame, batch_id: int) -> DataFrame:
+    """The batch's rejected records, shaped as the `quarantine` table."""
+    return rows.where(F.col("bad").isNotNull()).select(
+        "bad.*",
+        F.lit(batch_id).cast("long").alias("batch_id"),
+        F.current_timestamp().alias("quarantined_at"),
     )
 
 
@@ -147,8 +165,16 @@ class CustomerTablesMicroBatch:
     def __call__(self, rows: DataFrame, batch_id: int) -> None:
         started_at, started = datetime.now(UTC), time.monotonic()
         txn = Txn(self._txn_app, batch_id)
-        scores = records(rows)
+        everything = records(rows)
+        rejected = everything["rejected"]
+        scores = everything.filter(pc.invert(rejected)).drop_columns(["rejected"])
         read = time.monotonic()
+        if pc.any(rejected).as_py():
+            # A second Spark job, only for a batch that has records to quarantine.
+            writes.append(quarantine_rows(rows, batch_id), self._path(tables.QUARANTINE), txn)
+            log.warning(
+                "%s batch %d: quarantined %d records", QUERY, batch_id, pc.sum(rejected).as_py()
+            )
         if not scores.num_rows:
             return
         latest = newest(scores)

@@ -80,9 +80,10 @@ class CustomerState:
                 continue
             states = p.stateOperators
             log.info(
-                "customer-state batch %d: %d rows, %.2f s, %d customers in state, "
+                "customer-state batch %d (run %s): %d rows, %.2f s, %d customers in state, "
                 "%d state bytes in memory",
                 p.batchId,
+                p.runId,
                 p.numInputRows,
                 p.durationMs.get("triggerExecution", 0) / 1000,
                 sum(s.numRowsTotal for s in states),

@@ -1,4 +1,4 @@
-"""Wires the stream: four queries, each with its own checkpoint, in two parts.
+"""Wires the stream: five queries, each with its own checkpoint, in two parts.
 
     transactions ──▶ customer-state ──▶ segment-changes (the feed)
          │  segment-control ──▲  │  ──▶ customer-scores ─┐
@@ -7,6 +7,7 @@
        lake ◀── segment-changes                         ▼
          └──▶ events, quarantine, segment_history   customer-tables ──▶ customer_rfm,
     customers ──▶ customers (Delta)                                     customer_segments
+    segment-control ──▶ quarantine (the requests the customer state rejects)
 
 The hot part is `customer-state` (no table on it, one micro-batch from a purchase to the
 feed); each of its batches scores with the model promoted when it starts, and after a
@@ -40,7 +41,14 @@ from segstream.lake import writes
 from segstream.runtime.processes import die_with_parent
 from segstream.runtime.signals import stop_on_signals
 from segstream.spark_session import get_spark, under_spark_submit
-from streaming import customer_state, customer_tables, customers, lake_writer, sources
+from streaming import (
+    control_quarantine,
+    customer_state,
+    customer_tables,
+    customers,
+    lake_writer,
+    sources,
+)
 from streaming.hot_query import CustomerState
 from streaming.metrics import MetricsRecorder
 from streaming.queries import (
@@ -60,6 +68,11 @@ _STOP_WAIT_S = 10.0
 # The lake part's, shorter: niced on a busy machine its batch can take a minute, and every
 # write of it is idempotent, so the next start replays an interrupted batch exactly.
 _LAKE_STOP_WAIT_S = 3.0
+# A lake part that exits on its own starts again after this, doubled at each failure in a row
+# up to the maximum; with `--once` the stream gives up after so many failures in a row.
+_LAKE_BACKOFF_S = 1.0
+_LAKE_BACKOFF_MAX_S = 60.0
+_ONCE_LAKE_ATTEMPTS = 4
 # How often the lake part's loop writes the metrics it holds (a Delta commit).
 _FLUSH_S = 10.0
 # `--once`: the queries must have read everything this many checks in a row (the lake reads
@@ -118,6 +131,13 @@ def start_customers(spark: SparkSession, settings: Settings) -> StreamingQuery:
     return query
 
 
+def start_control_quarantine(spark: SparkSession, settings: Settings) -> StreamingQuery:
+    handler = control_quarantine.ControlQuarantineMicroBatch(
+        settings.table_path(tables.QUARANTINE), app_id(settings, control_quarantine.QUERY)
+    )
+    return control_quarantine.start(spark, settings, handler, every(settings.trigger_interval_s))
+
+
 def check_checkpoints(settings: Settings, part: str | None) -> None:
     """Refuses, before anything starts, a checkpoint that the lake's writes do not belong to
     (`streaming.queries.app_id`), and clears what a kill left of a first batch
@@ -130,7 +150,12 @@ def check_checkpoints(settings: Settings, part: str | None) -> None:
     """
     queries = {
         HOT_PART: (customer_state.QUERY,),
-        LAKE_PART: (lake_writer.QUERY, customer_tables.QUERY, customers.QUERY),
+        LAKE_PART: (
+            lake_writer.QUERY,
+            customer_tables.QUERY,
+            customers.QUERY,
+            control_quarantine.QUERY,
+        ),
     }
     if part != HOT_PART:
         lake_writer.upgrade_checkpoint(settings)
@@ -187,6 +212,76 @@ class _LakePart:
             return self._proc.wait()
 
 
+class _LakeKeeper:
+    """Keeps the lake part running beside the hot part: a lake part that exits on its own is
+    started again after a backoff that doubles up to `_LAKE_BACKOFF_MAX_S` (reset once a run
+    lasted that long), and every query of it resumes from its checkpoint, exactly. The hot
+    part never stops for it. With `once`, `_ONCE_LAKE_ATTEMPTS` failures in a row give up."""
+
+    def __init__(self, settings: Settings, once: bool) -> None:
+        self._settings = settings
+        self._once = once
+        self._released = False
+        self._failures = 0
+        self._backoff_s = _LAKE_BACKOFF_S
+        self._restart_at: float | None = None
+        self._part = _LakePart(settings, once)
+        self._started = time.monotonic()
+
+    def keep(self) -> None:
+        """Called from the hot part's loop: notices an exit and restarts when it is due."""
+        if self._released or self.failed():
+            return
+        now = time.monotonic()
+        if self._restart_at is None:
+            if not self._part.gone():
+                return
+            code = self._part.wait()
+            if now - self._started >= _LAKE_BACKOFF_MAX_S:
+                self._failures, self._backoff_s = 0, _LAKE_BACKOFF_S
+            self._failures += 1
+            self._restart_at = now + self._backoff_s
+            log.error(
+                "the lake part of the stream exited with status %d (failure %d in a row): "
+                "starting it again in %.0f s; the feed goes on",
+                code,
+                self._failures,
+                self._backoff_s,
+            )
+            self._backoff_s = min(self._backoff_s * 2, _LAKE_BACKOFF_MAX_S)
+        elif now >= self._restart_at:
+            self._restart_at = None
+            self._part = _LakePart(self._settings, self._once)
+            self._started = now
+            log.info("the lake part of the stream started again")
+
+    def failed(self) -> bool:
+        """With `once`: the lake part failed too often in a row to try again."""
+        return self._once and self._failures >= _ONCE_LAKE_ATTEMPTS
+
+    def release(self) -> None:
+        self._released = True
+        self._part.release()
+
+    def wait(self) -> int:
+        """Releases the lake part and waits for it; with `once`, a part that is down is first
+        run again until it drains or fails for good."""
+        self._released = True
+        while self._once and not self.failed():
+            self._part.release()
+            code = self._part.wait()
+            if code == 0:
+                return 0
+            self._released = False
+            self._started = time.monotonic()
+            self.keep()
+            while self._restart_at is not None and not self.failed():
+                time.sleep(0.2)
+                self.keep()
+            self._released = True
+        return self._part.wait()
+
+
 def run(settings: Settings, once: bool = False, rebuild: bool = False) -> None:
     """Runs the whole stream until SIGTERM/SIGINT (or, with `once`, until every query is
     idle): the hot part in this process, the lake part in a child process whose CPU share
@@ -203,7 +298,7 @@ def run(settings: Settings, once: bool = False, rebuild: bool = False) -> None:
     spark = stream_session(settings, "segstream-stream")
     try:
         # Started once this process has resolved the jars, so the two never fetch them at once.
-        lake = _LakePart(settings, once)
+        lake = _LakeKeeper(settings, once)
         try:
             run_hot(spark, settings, once, lake)
         finally:
@@ -214,17 +309,14 @@ def run(settings: Settings, once: bool = False, rebuild: bool = False) -> None:
         raise SegstreamError(f"the lake part of the stream exited with status {code}")
 
 
-def _release_on(stop: threading.Event, lake: _LakePart) -> None:
+def _release_on(stop: threading.Event, lake: _LakeKeeper) -> None:
     stop.wait()
     lake.release()
 
 
-def run_hot(spark: SparkSession, settings: Settings, once: bool, lake: _LakePart | None) -> None:
+def run_hot(spark: SparkSession, settings: Settings, once: bool, lake: _LakeKeeper | None) -> None:
     """The customer state: `customer-state`, and the re-score after a promotion; `lake`, the
     lake part it runs with (None: run alone)."""
-
-    def lake_gone() -> bool:
-        return lake is not None and lake.gone()
 
     # Entered after the SparkSession exists, whose creation installs PySpark's own SIGINT
     # handler (it would cancel the running batch instead of letting it finish).
@@ -237,8 +329,10 @@ def run_hot(spark: SparkSession, settings: Settings, once: bool, lake: _LakePart
         query = state.start()
         log.info("customer state started (%s)", "drain and exit" if once else "continuous")
         idle = 0
-        while not stop.is_set() and not lake_gone():
+        while not stop.is_set():
             time.sleep(0.5)
+            if lake is not None:
+                lake.keep()
             state.log_progress()
             if not query.isActive or query.exception():
                 break
@@ -247,8 +341,6 @@ def run_hot(spark: SparkSession, settings: Settings, once: bool, lake: _LakePart
                 idle = idle + 1 if caught_up([query], settings) else 0
                 if idle >= _IDLE_CHECKS:
                     break
-        if lake_gone():
-            log.error("the lake part of the stream is gone: stopping the customer state")
         if lake is not None:
             lake.release()
         stop_between_batches([query], _STOP_WAIT_S)
@@ -308,6 +400,7 @@ def run_lake(settings: Settings, once: bool, follow_stdin: bool) -> None:
             if not stopping():
                 context.setLocalProperty(_POOL, customers.QUERY)
                 queries.append(start_customers(spark, settings))
+                queries.append(start_control_quarantine(spark, settings))
                 log.info("lake started (%s)", "drain and exit" if once else "continuous")
             context.setLocalProperty(_POOL, None)  # type: ignore[arg-type]
             flushed = time.monotonic()

@@ -26,8 +26,8 @@ from pyspark.sql.streaming.query import StreamingQuery
 
 from segstream.config import Settings
 from segstream.contracts import tables
+from segstream.contracts.quarantine import QUARANTINE_SCHEMA
 from segstream.contracts.segment_changes import SEGMENT_CHANGE_SCHEMA
-from segstream.contracts.stream_records import JSON_OPTIONS
 from segstream.contracts.tables import EVENTS_SCHEMA, SEGMENT_HISTORY_SCHEMA
 from segstream.lake import writes
 from segstream.lake.writes import Txn
@@ -51,14 +51,25 @@ def inputs(spark: SparkSession, settings: Settings) -> DataFrame:
     """The query's rows: `transactions` parsed (`transforms.parse`; `kafka_topic` set) and
     `segment-changes` (`ch`, with its Kafka `timestamp`), each deduplicated on its key (a
     duplicate event id, a change republished by a replay)."""
-    text = F.col("value").cast("string")
     parsed = transforms.dedupe_key(
         transforms.parse(sources.kafka_topic(spark, settings, settings.topic_transactions))
     )
-    changes = (
-        sources.kafka_topic(spark, settings, settings.topic_segment_changes)
-        .select("timestamp", F.from_json(text, SEGMENT_CHANGE_SCHEMA, JSON_OPTIONS).alias("ch"))
-        .withColumn("dedupe_key", F.concat(F.lit("c:"), F.col("ch.change_id")))
+    changes = transforms.stream_records(
+        sources.kafka_topic(spark, settings, settings.topic_segment_changes),
+        SEGMENT_CHANGE_SCHEMA,
+    )
+    # A rejected change keeps its bytes and coordinates for the quarantine, not `kafka_topic`:
+    # the rows with one are the messages of `transactions`.
+    changes = changes.select(
+        F.col("kafka_timestamp").alias("timestamp"),
+        F.col("rec").alias("ch"),
+        F.when(
+            F.col("reason").isNotNull(),
+            F.struct(*[c for c in QUARANTINE_SCHEMA.fieldNames() if c in changes.columns]),
+        ).alias("bad_change"),
+        F.when(F.col("reason").isNull(), F.concat(F.lit("c:"), F.col("rec.change_id")))
+        .otherwise(F.concat_ws(":", F.lit("q"), "kafka_topic", "kafka_partition", "kafka_offset"))
+        .alias("dedupe_key"),
     )
     return (
         parsed.unionByName(changes, allowMissingColumns=True)
@@ -70,6 +81,17 @@ def inputs(spark: SparkSession, settings: Settings) -> DataFrame:
 def messages(rows: DataFrame) -> DataFrame:
     """The rows of `inputs` that are messages of `transactions`."""
     return rows.where(F.col("kafka_topic").isNotNull())
+
+
+def quarantine_rows(rows: DataFrame, batch_id: int) -> DataFrame:
+    """The rejected messages of `transactions` and the rejected records of
+    `segment-changes`, shaped as the `quarantine` table."""
+    bad_changes = rows.where(F.col("bad_change").isNotNull()).select(
+        "bad_change.*",
+        F.lit(batch_id).cast("long").alias("batch_id"),
+        F.current_timestamp().alias("quarantined_at"),
+    )
+    return transforms.quarantined(messages(rows), batch_id).unionByName(bad_changes)
 
 
 def events_rows(rows: DataFrame, batch_id: int) -> DataFrame:
@@ -113,7 +135,7 @@ class _Summary:
         produced = F.when(valid, transforms.produced_at().cast("double"))
         r = rows.agg(
             F.count(F.when(valid, True)).alias("events"),
-            F.count(F.col("reason")).alias("quarantined"),
+            (F.count(F.col("reason")) + F.count(F.col("bad_change"))).alias("quarantined"),
             F.count(F.col("ch")).alias("changes"),
             F.max(F.col("ch.model_version")).alias("model_version"),
             F.percentile_approx(-produced, [0.5, 0.95], 10_000).alias("lag_q"),
@@ -155,11 +177,7 @@ class LakeMicroBatch:
                 mark = step(tables.EVENTS, mark)
             events_committed = datetime.now(UTC).timestamp()
             if summary.quarantined:
-                writes.append(
-                    transforms.quarantined(messages(rows), batch_id),
-                    self._path(tables.QUARANTINE),
-                    txn,
-                )
+                writes.append(quarantine_rows(rows, batch_id), self._path(tables.QUARANTINE), txn)
                 mark = step(tables.QUARANTINE, mark)
             if summary.changes:
                 writes.append(history_rows(rows, batch_id), self._path(tables.SEGMENT_HISTORY), txn)

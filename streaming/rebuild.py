@@ -15,12 +15,18 @@ from segstream.config import Settings
 from segstream.contracts import tables
 from segstream.errors import SegstreamError
 from segstream.runtime import topics
-from streaming import customer_state, customer_tables, customers, lake_writer
+from streaming import control_quarantine, customer_state, customer_tables, customers, lake_writer
 from streaming.queries import APP_ID_FILE
 
 log = logging.getLogger(__name__)
 
-QUERIES = (customer_state.QUERY, lake_writer.QUERY, customer_tables.QUERY, customers.QUERY)
+QUERIES = (
+    customer_state.QUERY,
+    lake_writer.QUERY,
+    customer_tables.QUERY,
+    customers.QUERY,
+    control_quarantine.QUERY,
+)
 TABLES = tuple(dict.fromkeys((*lake_writer.TABLES, *customer_tables.TABLES, tables.CUSTOMERS)))
 
 

@@ -22,7 +22,7 @@ from segstream.contracts.events import (
     OPTIONAL_STRING_FIELDS,
     REQUIRED_FIELDS,
 )
-from segstream.contracts.stream_records import JSON_OPTIONS
+from segstream.contracts.stream_records import CONTROL_SCHEMA, JSON_OPTIONS
 from segstream.contracts.tables import EVENTS_SCHEMA
 
 # An `events` row without what the lake adds when it writes one.
@@ -257,11 +257,58 @@ def dedupe_key(parsed: DataFrame) -> DataFrame:
     )
 
 
-def record_of(topic: str, schema: T.StructType) -> Column:
-    """The value of a Kafka row of a multi-topic source parsed with `schema` when the row is
-    from `topic` (see `segstream.contracts.stream_records`), else null."""
+def stream_records(
+    raw: DataFrame, schema: T.StructType, rules: list[tuple[Column, str, Column]] | None = None
+) -> DataFrame:
+    """Kafka rows of one of the stream's own topics -> the message's bytes and coordinates
+    (`raw_message`), `rec` (the record parsed with its contract's `schema`; null when
+    rejected), `reason` and `detail` (null when valid).
+
+    A record is rejected as `malformed_record` when it does not parse or a field its
+    contract requires is missing or not of its type; then by the first of `rules`
+    (condition over `rec`, reason, detail) that holds. Judged on the message alone, so every
+    reader that parses with the same schema (and every replay) judges a record alike.
+    """
     text = F.col("value").cast("string")
-    return F.when(F.col("topic") == topic, F.from_json(text, schema, JSON_OPTIONS))
+    rec = F.col("rec")
+    missing = [F.when(rec[f.name].isNull(), F.lit(f.name)) for f in schema.fields if not f.nullable]
+    incomplete = F.coalesce(*missing).isNotNull() if missing else F.lit(False)
+    checks = [
+        (
+            rec.isNull() | incomplete,
+            Q.MALFORMED_RECORD,
+            F.concat(
+                F.lit("not a record of its topic; missing or mistyped: "),
+                F.coalesce(F.nullif(F.concat_ws(", ", *missing), F.lit("")), F.lit("all")),
+            ),
+        ),
+        *(rules or []),
+    ]
+    return (
+        raw.withColumn("rec", F.from_json(text, schema, JSON_OPTIONS))
+        .withColumn("broken", _first_broken(checks))
+        .select(
+            *raw_message(),
+            F.when(F.col("broken").isNull(), rec).alias("rec"),
+            F.col("broken.reason").alias("reason"),
+            F.col("broken.detail").alias("detail"),
+        )
+    )
+
+
+def control_records(raw: DataFrame, max_ahead_h: float) -> DataFrame:
+    """`stream_records` of `segment-control`: also rejects (`future_as_of`) a request whose
+    as-of lies more than `max_ahead_h` hours past the time the broker took it."""
+    as_of = F.col("rec.as_of")
+    ahead = F.col("timestamp") + F.expr(f"INTERVAL {int(max_ahead_h * 3600)} SECONDS")
+    rule = (
+        as_of.isNotNull() & (as_of > ahead),
+        Q.FUTURE_AS_OF,
+        F.concat(
+            F.lit(f"as_of more than {max_ahead_h:g} h past the request: "), as_of.cast("string")
+        ),
+    )
+    return stream_records(raw, CONTROL_SCHEMA, [rule])
 
 
 def produced_at() -> Column:

@@ -23,8 +23,12 @@ _PAGES: tuple[tuple[str, str, Callable[[Settings], None]], ...] = (
 
 
 def _page(settings: Settings, title: str, url: str, render: Callable[[Settings], None]) -> st.Page:
+    def body() -> None:
+        pages.process_warnings(settings)
+        render(settings)
+
     def run() -> None:
-        st.fragment(lambda: render(settings), run_every=settings.monitor_refresh_s, key=url)()
+        st.fragment(body, run_every=settings.monitor_refresh_s, key=url)()
 
     return st.Page(run, title=title, url_path=url, default=url == _PAGES[0][1])
 

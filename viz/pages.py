@@ -14,7 +14,7 @@ import streamlit as st
 
 from segstream.config import Settings
 from segstream.contracts import tables
-from viz import charts, data, feed, reads
+from viz import charts, data, feed, processes, reads
 
 
 def _no_data(what: str, hint: str) -> None:
@@ -27,6 +27,13 @@ def _time(value: object) -> str:
 
 def _now() -> pd.Timestamp:
     return pd.Timestamp.now(tz="UTC")
+
+
+def process_warnings(settings: Settings) -> None:
+    """A warning for each process of a running demo that failed and waits to restart
+    (`segstream.runtime.supervisor`'s status file)."""
+    for line in processes.restarting_processes(settings.demo_status_path(), settings.home):
+        st.warning(line)
 
 
 def overview(settings: Settings) -> None:

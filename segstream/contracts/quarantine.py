@@ -20,7 +20,13 @@ INVALID_EVENT_TIME: Final = "invalid_event_time"
 FUTURE_EVENT_TIME: Final = "future_event_time"
 OLD_EVENT_TIME: Final = "old_event_time"
 ID_TOO_LONG: Final = "id_too_long"
+# A record on one of the stream's own topics (segment-control, customer-scores,
+# segment-changes) that does not parse to its contract's schema.
+MALFORMED_RECORD: Final = "malformed_record"
+# A re-score request whose as-of lies too far past the time the broker took it.
+FUTURE_AS_OF: Final = "future_as_of"
 
+# The reasons of a message of `transactions`.
 REASONS: Final = (
     EMPTY_MESSAGE,
     NOT_UTF8,

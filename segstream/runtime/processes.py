@@ -55,6 +55,30 @@ def terminate(pid: int, timeout_s: float) -> bool:
         return False
 
 
+def _group_members(pgid: int) -> list[psutil.Process]:
+    """The live processes of group `pgid` (a zombie has exited: nothing is left to stop)."""
+    members = []
+    for proc in psutil.process_iter(["status"]):
+        with contextlib.suppress(psutil.Error, ProcessLookupError):
+            if proc.info["status"] != psutil.STATUS_ZOMBIE and os.getpgid(proc.pid) == pgid:
+                members.append(proc)
+    return members
+
+
+def terminate_group(pgid: int, timeout_s: float) -> bool:
+    """Waits up to `timeout_s` for every process of group `pgid` to exit after SIGTERM (one
+    that outlasts it gets SIGKILL). Returns True if any had to be killed."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while (members := _group_members(pgid)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for proc in members:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    return bool(members)
+
+
 def die_with_parent() -> None:
     """For `preexec_fn`: the child gets SIGTERM when its parent dies, even by SIGKILL."""
     libc = ctypes.CDLL("libc.so.6", use_errno=True)

@@ -1,16 +1,21 @@
 """Runs a set of child processes (and services such as the embedded broker) as one unit:
-Ctrl-C or SIGTERM stops them all, together; one that fails is restarted.
+Ctrl-C or SIGTERM stops them all, together; one that fails is restarted, for as long as it
+takes: one part that keeps failing never takes the others down.
 
 Children run in their own sessions (a terminal's Ctrl-C reaches only the supervisor, which
 then stops them all at once) and get SIGTERM from the kernel if the supervisor itself dies.
-A failure is restarted after a backoff that doubles with each failure in a row; a process
-that has run healthy for a while starts over with a clean record, so a blip a day does not
-add up to a give-up.
+A stop returns once every process of each child's session has exited, the JVMs a child
+started included. A failure is restarted after a backoff that doubles with each failure in a
+row up to a cap; a process that has run healthy for a while starts over with a clean record.
+What each process is doing (running, or waiting to restart after how many failures) is
+written to a status file that the monitor shows.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import signal
 import subprocess
 import threading
@@ -18,11 +23,12 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
 from segstream.errors import SegstreamError
-from segstream.runtime.processes import die_with_parent, terminate
+from segstream.runtime.processes import die_with_parent, terminate, terminate_group
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +55,8 @@ class Service:
 @dataclass(frozen=True)
 class Restarts:
     """When a failed process is started again: after `first_backoff_s`, doubled with each
-    failure in a row up to `max_backoff_s`; after `max_failures` failures in a row it stays
-    down and everything stops. `healthy_s` of running clears the failures."""
+    failure in a row up to `max_backoff_s`. `healthy_s` of running clears the failures."""
 
-    max_failures: int = 5
     first_backoff_s: float = 1.0
     max_backoff_s: float = 30.0
     healthy_s: float = 60.0
@@ -69,6 +73,18 @@ class _Watch:
         self.failures = 0
         self.started_at = 0.0
         self.restart_at: float | None = None
+        self.last_failure = ""
+
+    def status(self) -> dict[str, object]:
+        restarting = self.restart_at is not None
+        return {
+            "state": "restarting" if restarting else "running",
+            "failures_in_a_row": self.failures,
+            "last_failure": self.last_failure or None,
+            "restart_in_s": round(max(0.0, self.restart_at - time.monotonic()), 1)
+            if self.restart_at is not None
+            else None,
+        }
 
 
 class Supervisor:
@@ -80,6 +96,7 @@ class Supervisor:
         stop_timeout_s: float,
         restarts: Restarts = Restarts(),
         services: Sequence[Service] = (),
+        status_file: Path | None = None,
     ) -> None:
         self._children = children
         self._services = services
@@ -89,6 +106,19 @@ class Supervisor:
         self._restarts = restarts
         self._stop = threading.Event()
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._status_file = status_file
+
+    def _write_status(self, watches: Mapping[str, _Watch]) -> None:
+        if self._status_file is None:
+            return
+        status = {
+            "supervisor_pid": os.getpid(),
+            "updated_at": datetime.now(UTC).isoformat(),
+            "processes": {name: w.status() for name, w in watches.items()},
+        }
+        tmp = self._status_file.with_name(f".{self._status_file.name}.tmp")
+        tmp.write_text(json.dumps(status))
+        tmp.replace(self._status_file)
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         log.info("received %s: stopping", signal.Signals(signum).name)
@@ -120,32 +150,27 @@ class Supervisor:
             log.error("%s did not start: %s", service.name, exc)
             return False
 
-    def _failed(self, watch: _Watch, what: str, now: float) -> bool:
-        """Records a failure; False when it was one too many."""
+    def _failed(self, watch: _Watch, what: str, now: float) -> None:
+        """Records a failure and when to restart."""
         if watch.failures and now - watch.started_at >= self._restarts.healthy_s:
             watch.failures = 0
         watch.failures += 1
-        if watch.failures > self._restarts.max_failures:
-            log.error("%s %s again; stopping the others", watch.name, what)
-            return False
+        watch.last_failure = what
         delay = self._restarts.backoff_s(watch.failures)
         watch.restart_at = now + delay
         log.error(
-            "%s %s; restarting it in %.0f s (failure %d in a row of at most %d), see its log",
+            "%s %s; restarting it in %.0f s (failure %d in a row), see its log",
             watch.name,
             what,
             delay,
             watch.failures,
-            self._restarts.max_failures,
         )
-        return True
 
     def run(self) -> int:
         """Starts every service and child and waits; restarts what fails (every process
-        here resumes where it left off) as `Restarts` says, and stops everything when one
-        fails too often. Returns 0 after a requested stop, 1 if something failed for good."""
+        here resumes where it left off) as `Restarts` says. Returns 0 after a requested
+        stop, 1 if a service did not come up at the start."""
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-        failed = False
         names = [s.name for s in self._services] + [c.name for c in self._children]
         watches = {name: _Watch(name) for name in names}
         try:
@@ -159,53 +184,50 @@ class Supervisor:
                     break
                 watches[child.name].started_at = time.monotonic()
                 self._start(child)
-            while not failed and not self._stop.wait(0.5):
-                failed = not self._watch_services(watches) or not self._watch_children(watches)
-            if failed:
-                self._stop.set()
+            self._write_status(watches)
+            while not self._stop.wait(0.5):
+                self._watch_services(watches)
+                self._watch_children(watches)
+                self._write_status(watches)
         finally:
             self.stop_all()
             for s, handler in previous.items():
                 signal.signal(s, handler)
-        return 1 if failed else 0
+        return 0
 
-    def _watch_services(self, watches: Mapping[str, _Watch]) -> bool:
+    def _watch_services(self, watches: Mapping[str, _Watch]) -> None:
         for service in self._services:
             watch, now = watches[service.name], time.monotonic()
             if watch.restart_at is None:
-                if not service.running() and not self._failed(watch, "is down", now):
-                    return False
+                if not service.running():
+                    self._failed(watch, "is down", now)
             elif now >= watch.restart_at and not self._stop.is_set():
                 watch.restart_at, watch.started_at = None, now
-                if not self._start_service(service) and not self._failed(
-                    watch, "did not start", time.monotonic()
-                ):
-                    return False
-        return True
+                if not self._start_service(service):
+                    self._failed(watch, "did not start", time.monotonic())
 
-    def _watch_children(self, watches: Mapping[str, _Watch]) -> bool:
+    def _watch_children(self, watches: Mapping[str, _Watch]) -> None:
         for child in self._children:
             watch, now = watches[child.name], time.monotonic()
             if watch.restart_at is None:
                 code = self._procs[child.name].poll()
                 if code is None or (code == 0 and child.may_exit):
                     continue
-                if not self._failed(watch, f"exited with code {code}", now):
-                    return False
+                self._failed(watch, f"exited with code {code}", now)
             elif now >= watch.restart_at and not self._stop.is_set():
                 watch.restart_at, watch.started_at = None, now
                 self._start(child)
-        return True
 
     def stop_all(self) -> None:
         """SIGTERM to every running child at once, then each waited for (SIGKILL after the
-        stop timeout), so the slowest child, not their sum, bounds the stop."""
-        running = [
-            (child, proc)
-            for child in self._children
-            if (proc := self._procs.get(child.name)) is not None and proc.poll() is None
+        stop timeout), so the slowest child, not their sum, bounds the stop. Returns once
+        every process of each child's session is gone: a child's JVM outlives the child by
+        a few seconds while it shuts down."""
+        started = [
+            (child, proc) for child in self._children if (proc := self._procs.get(child.name))
         ]
-        with ThreadPoolExecutor(max_workers=max(1, len(running))) as pool:
+        running = [(child, proc) for child, proc in started if proc.poll() is None]
+        with ThreadPoolExecutor(max_workers=max(1, len(started))) as pool:
             stops = [
                 (child, proc, pool.submit(terminate, proc.pid, self._stop_timeout_s))
                 for child, proc in running
@@ -214,3 +236,11 @@ class Supervisor:
                 clean = stopped.result()
                 proc.wait()
                 log.info("%s stopped%s", child.name, "" if clean else " (killed after timeout)")
+            # Every child leads a session of its own, so its pid names its process group.
+            groups = [
+                (child, pool.submit(terminate_group, proc.pid, self._stop_timeout_s))
+                for child, proc in started
+            ]
+            for child, left in groups:
+                if left.result():
+                    log.warning("%s: processes it started were killed after timeout", child.name)

@@ -7,6 +7,7 @@ latency is the lake's."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -107,6 +108,25 @@ def test_monitor_shows_segments_and_drift_alert_then_stops(
         }
     )
     publish_scores(settings)
+    # A demo whose stream failed twice in a row and waits to restart (this test plays its
+    # supervisor).
+    settings.demo_status_path().parent.mkdir(parents=True, exist_ok=True)
+    settings.demo_status_path().write_text(
+        json.dumps(
+            {
+                "supervisor_pid": os.getpid(),
+                "processes": {
+                    "stream": {
+                        "state": "restarting",
+                        "failures_in_a_row": 2,
+                        "last_failure": "exited with code 1",
+                        "restart_in_s": 2.0,
+                    },
+                    "monitor": {"state": "running", "failures_in_a_row": 0},
+                },
+            }
+        )
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "cli.main", "monitor"],
         env=settings.to_env(),
@@ -122,6 +142,10 @@ def test_monitor_shows_segments_and_drift_alert_then_stops(
                 page = browser.new_page()
                 page.goto(f"http://{LOOPBACK}:{settings.monitor_port}/")
                 page.get_by_text("At Risk").first.wait_for(timeout=_WAIT_MS)
+                page.get_by_text(
+                    "stream exited with code 1: restarting in 2 s (failure 2 in a row"
+                ).wait_for(timeout=_WAIT_MS)
+                assert page.get_by_text("monitor exited").count() == 0
                 shown = {row[1]: int(row[2]) for row in table_rows(page) if row[0].isdigit()}
                 assert shown == monitor_lake.EXPECTED_SIZES
                 page.get_by_role("link", name="Drift").click()

@@ -115,14 +115,27 @@ def test_totals_changes_causes_and_as_of(spark, tmp_path) -> None:  # type: igno
         ],
         KAFKA_SCHEMA,
     )
+    # Rejected, so counted nowhere: a held record and a request that are not records of their
+    # topic, and a request to score at an as-of far past the time the broker took it.
+    control += [
+        (settings.topic_customer_scores, {"customer_id": "d", "n_inputs": "many"}),
+        (settings.topic_segment_control, {"cause": AGING}),
+        (
+            settings.topic_segment_control,
+            {"customer_id": "d", "cause": AGING, "as_of": _iso(T0 + timedelta(days=900))},
+        ),
+    ]
     others = spark.createDataFrame(
         [
-            (None, json.dumps(v).encode(), topic, 0, i, T0 + timedelta(seconds=i), 0)
+            # Taken by the broker after every event, as a re-score request is.
+            (None, json.dumps(v).encode(), topic, 0, i, T0 + timedelta(days=200, seconds=i), 0)
             for i, (topic, v) in enumerate(control)
         ],
         KAFKA_SCHEMA,
     )
-    state = customer_state.totals(customer_state.inputs(raw, others, settings))
+    requests = others.where(others.topic == settings.topic_segment_control)
+    held_records = others.where(others.topic == settings.topic_customer_scores)
+    state = customer_state.totals(customer_state.inputs(raw, requests, held_records, settings))
     got = customer_state.scored(state, MODEL).toPandas().set_index("customer_id").sort_index()
 
     assert list(got.index) == ["a", "b", "c", "e"]  # d: nothing new
