@@ -36,6 +36,7 @@ from tests.integration.helpers import (
     model_for,
     produce_paced,
     read_rfm,
+    run_cli,
     table,
 )
 
@@ -125,6 +126,8 @@ def test_a_promotion_under_load_takes_effect_without_a_restart(
     finally:
         if stream.poll() is None:
             stream.kill()
+    # The lake's history and events follow the tables above: drained here.
+    run_cli(settings, "stream", "--once")
 
     text = log.read_text()
     runs = set(_RUN.findall(text))
