@@ -1,6 +1,7 @@
-"""The running `customer-state` query: started once, never stopped for a promotion; after
-a promotion takes effect (`streaming.model_log`), everyone the state holds is asked to be
-re-scored with the new model (`retrain` requests on `segment-control`).
+"""The running `customer-state` query: started once, never stopped for a promotion. Each
+batch scores with the model promoted when it starts (`streaming.model_log`); once a model is
+promoted, everyone the state holds is asked to be re-scored (`retrain` requests on
+`segment-control`), which also brings an idle stream to take the new model up.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ class CustomerState:
         self._settings = settings
         self._models = ModelLog(settings.checkpoint_path(customer_state.QUERY))
         cache = ModelCache(spark, settings)
+        # The loop's own: the batches' runs in the query's thread.
+        self._promoted = ModelCache(spark, settings)
         self._batch = customer_state.ScoringBatch(
             settings,
             app_id(settings, customer_state.QUERY),
@@ -47,10 +50,13 @@ class CustomerState:
         return self.query
 
     def rescore_if_due(self) -> None:
-        """Asks for a re-score of everyone the state holds, once per model that took effect."""
-        version = self._models.rescore_due()
-        if version is None:
+        """Asks for a re-score of everyone the state holds, once per promoted model. A batch
+        that reads a request starts after it was published, so it scores with that model
+        (or a newer one)."""
+        promoted = self._promoted.get()
+        if promoted is None or promoted.version == self._models.rescored_version():
             return
+        version = promoted.version
         # Every customer the state holds has a record in the compacted customer-scores
         # topic, also those the lake has not written yet.
         held = (

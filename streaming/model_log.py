@@ -9,7 +9,7 @@ promotion takes effect at the next batch that starts.
 The log is a step function: `steps` holds (first batch, model version) at each change, and
 `last_batch` the newest batch decided, so the file grows with promotions, not with batches.
 `rescored` is the newest version for which everyone the state holds was asked to be
-re-scored (`segment-control`); until then a re-score is due.
+re-scored (`segment-control`).
 """
 
 from __future__ import annotations
@@ -94,12 +94,10 @@ class ModelLog:
             self._save(self._decisions)
             return version
 
-    def rescore_due(self) -> int | None:
-        """The model version everyone must still be asked to be re-scored with, or None."""
+    def rescored_version(self) -> int | None:
+        """The newest version for which everyone was asked to be re-scored."""
         with self._lock:
-            d = self._decisions
-            current = d.at(d.last_batch)
-            return current if current is not None and current != d.rescored else None
+            return self._decisions.rescored
 
     def rescored(self, version: int) -> None:
         """Records that everyone was asked to be re-scored with `version`."""

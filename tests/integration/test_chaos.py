@@ -1,9 +1,10 @@
 """Exactly once under crashes: the stream is SIGKILLed at random moments while a producer
-writes and a model is promoted, restarted each time, and must end exactly where an
-uninterrupted run would: exact totals and events, every customer in the segment the promoted
-model gives it, and a history (and feed) of real transitions only, each scored from a state
-the customer's events actually passed through (totals of a prefix of them, in the order the
-stream read them)."""
+writes, a model is promoted while it is down and another while it runs (killed in the middle
+of the switch, as soon as its first batch with the new model has recorded it), restarted each
+time, and must end exactly where an uninterrupted run would: exact totals and events, every
+customer in the segment the promoted model gives it, and a history (and feed) of real
+transitions only, each scored by the model it names from a state the customer's events
+actually passed through (totals of a prefix of them, in the order the stream read them)."""
 
 from __future__ import annotations
 
@@ -27,9 +28,11 @@ from kafka import KafkaConsumer, TopicPartition
 from producers.generator import GeneratorOptions, generate
 from segstream.config import Settings
 from segstream.contracts import tables
+from segstream.contracts.stream_records import STATE_QUERY
 from segstream.model import registry
 from segstream.model.scoring import score_numpy
 from segstream.runtime import topics
+from streaming.model_log import LOG_FILE
 from tests.conftest import make_settings, on_broker
 from tests.integration.helpers import (
     check_feed,
@@ -39,6 +42,7 @@ from tests.integration.helpers import (
     feed,
     model_for,
     produce_paced,
+    publish,
     read_rfm,
     run_cli,
     table,
@@ -48,7 +52,10 @@ pytestmark = pytest.mark.integration
 
 EVENTS = 30_000
 KILLS = 3
+# Published after the promotion while the stream runs.
+EXTRA = 200
 CENTROIDS = ((-0.5, 0.5, 0.5), (0.5, -0.5, -0.5))
+SECOND_CENTROIDS = ((0.6, 0.9, 0.9), (-0.3, -0.2, -0.2))
 
 
 def arrival_order(settings: Settings) -> list[str]:
@@ -106,8 +113,10 @@ def test_sigkill_at_random_moments_changes_nothing(
     )
     topics.ensure_topics(settings)
     options = GeneratorOptions(customers=2000, seed=99, start=datetime(2024, 2, 1, tzinfo=UTC))
-    events = list(itertools.islice(generate(options), EVENTS))
-    producer = threading.Thread(target=produce_paced, args=(settings, events, 1000.0), daemon=True)
+    events = list(itertools.islice(generate(options), EVENTS + EXTRA))
+    producer = threading.Thread(
+        target=produce_paced, args=(settings, events[:EVENTS], 1000.0), daemon=True
+    )
     producer.start()
 
     rng = random.Random(2024)
@@ -122,21 +131,39 @@ def test_sigkill_at_random_moments_changes_nothing(
             )
             registry.promote(spark, settings, model.version)
         stream = _start_stream(settings, log)
-        # Wait until this incarnation has committed something, then kill it at a random
-        # moment of the following batches (mid-write as often as not).
-        before = len(list(rfm_log.glob("*.json"))) if rfm_log.exists() else 0
-        deadline = 180.0
-        while (
-            deadline > 0
-            and (len(list(rfm_log.glob("*.json"))) if rfm_log.exists() else 0) <= before
-        ):
-            assert stream.poll() is None, log.read_text()[-3000:]
-            threading.Event().wait(0.5)
-            deadline -= 0.5
-        assert deadline > 0, (
-            f"stream made no progress before kill {kill + 1}:\n{log.read_text()[-3000:]}"
-        )
-        threading.Event().wait(rng.uniform(0.5, 6.0))
+        if kill == 2:
+            # Promoted while the stream runs (it may have read everything by then: events
+            # follow, so that a batch takes the model up), and killed as soon as the first
+            # batch with it has recorded its model: that batch and the re-score requests
+            # are cut short.
+            second = registry.register(
+                spark, settings, model_for(0, expected_rfm(events[:5000]), SECOND_CENTROIDS)
+            )
+            registry.promote(spark, settings, second.version)
+            publish(settings, events[EVENTS:])
+            models_log = settings.checkpoint_path(STATE_QUERY) / LOG_FILE
+            deadline = 180.0
+            while f", {second.version}]" not in models_log.read_text():
+                assert stream.poll() is None, log.read_text()[-3000:]
+                assert deadline > 0, f"model v{second.version} never taken up"
+                threading.Event().wait(0.02)
+                deadline -= 0.02
+        else:
+            # Wait until this incarnation has committed something, then kill it at a random
+            # moment of the following batches (mid-write as often as not).
+            before = len(list(rfm_log.glob("*.json"))) if rfm_log.exists() else 0
+            deadline = 180.0
+            while (
+                deadline > 0
+                and (len(list(rfm_log.glob("*.json"))) if rfm_log.exists() else 0) <= before
+            ):
+                assert stream.poll() is None, log.read_text()[-3000:]
+                threading.Event().wait(0.5)
+                deadline -= 0.5
+            assert deadline > 0, (
+                f"stream made no progress before kill {kill + 1}:\n{log.read_text()[-3000:]}"
+            )
+            threading.Event().wait(rng.uniform(0.5, 6.0))
         os.killpg(stream.pid, signal.SIGKILL)
         stream.wait()
     producer.join()
@@ -148,8 +175,8 @@ def test_sigkill_at_random_moments_changes_nothing(
     pd.testing.assert_frame_equal(actual[expected.columns], expected, check_exact=True)
 
     stored = spark.read.format("delta").load(str(settings.table_path(tables.EVENTS)))
-    assert stored.count() == EVENTS
-    assert stored.select("event_id").distinct().count() == EVENTS
+    assert stored.count() == len(events)
+    assert stored.select("event_id").distinct().count() == len(events)
 
     assert model is not None
     model = registry.current(spark, settings)
@@ -173,9 +200,13 @@ def test_sigkill_at_random_moments_changes_nothing(
             money -= e.amount
         running[e.customer_id] = (orders, money)
         prefixes.setdefault(e.customer_id, set()).add((orders, money))
+    assert model.version == 2
+    models = {m.version: m for m in registry.list_models(spark, settings)}
+    assert {r["model_version"] for r in changes.values()} == {1, 2}
     for r in changes.values():
-        x = np.array([[r[f] for f in model.features]])
-        assert int(score_numpy(model, x).segment_id[0]) == r["to_segment_id"], r
+        scorer = models[r["model_version"]]
+        x = np.array([[r[f] for f in scorer.features]])
+        assert int(score_numpy(scorer, x).segment_id[0]) == r["to_segment_id"], r
         totals = {(o, max(Decimal("0.00"), m)) for o, m in prefixes[r["customer_id"]]}
         assert (
             int(r["frequency"]),
