@@ -74,7 +74,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     with temp_root("segstream-bench-merge-", args.keep) as root:
         settings = bench_settings(root)
-        spark = stream_session(settings, "segstream-bench-merge")
+        spark = stream_session(settings, "segstream-bench-merge", settings.spark_lake_cores)
         segments = writes.ensure(spark, settings, tables.CUSTOMER_SEGMENTS)
         spark_merged = root / "spark-merged"
         appended = root / "appended"

@@ -94,6 +94,15 @@ class Settings(BaseSettings):
     spark_master: str = Field("local[2]", description="Spark master when not under spark-submit")
     spark_shuffle_partitions: int = Field(2, ge=1)
     spark_driver_memory: str = "2g"
+    spark_hot_cores: int = Field(
+        1,
+        ge=1,
+        description="cores the stream's hot part takes of a Spark cluster (spark.cores.max of "
+        "its application; a local master ignores it)",
+    )
+    spark_lake_cores: int = Field(
+        1, ge=1, description="cores the stream's lake part takes of a Spark cluster"
+    )
     spark_ui: bool = False
     trigger_interval_s: float = Field(
         1.0, gt=0, description="micro-batch trigger interval of the queries that write Delta"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -47,8 +48,14 @@ def _log4j_file(settings: Settings) -> Path:
     return path
 
 
-def get_spark(settings: Settings, app_name: str) -> SparkSession:
-    """Returns the process's SparkSession, creating it on first use."""
+def get_spark(settings: Settings, app_name: str, cores: int | None = None) -> SparkSession:
+    """Returns the process's SparkSession, creating it on first use.
+
+    Args:
+        cores: the most cores the application takes of a cluster (`spark.cores.max`); a
+            standalone master gives an application every free core otherwise, and a second
+            application then waits for cores for ever. None: no bound.
+    """
     logging.getLogger("py4j").setLevel(logging.WARNING)
     builder = (
         SparkSession.builder.appName(app_name)
@@ -81,7 +88,11 @@ def get_spark(settings: Settings, app_name: str) -> SparkSession:
         # ms per batch here (bench/RESULTS.md, design study).
         .config("spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled", "true")
         .config("spark.sql.warehouse.dir", str((settings.home / "spark-warehouse").resolve()))
+        # Python workers, where an executor needs one, run this interpreter and its packages.
+        .config("spark.pyspark.python", sys.executable)
     )
+    if cores is not None:
+        builder = builder.config("spark.cores.max", str(cores))
     if not under_spark_submit():
         # Spark's web UI binds to SPARK_LOCAL_IP, else to every interface, whatever the
         # driver's bind address; the JVM started below inherits this environment.

@@ -166,9 +166,9 @@ def check_checkpoints(settings: Settings, part: str | None) -> None:
         drop_interrupted_first_batch(settings.checkpoint_path(name))
 
 
-def stream_session(settings: Settings, app_name: str) -> SparkSession:
-    """The session the stream's parts run in."""
-    spark = get_spark(settings, app_name)
+def stream_session(settings: Settings, app_name: str, cores: int) -> SparkSession:
+    """The session the stream's parts run in, taking at most `cores` of a cluster."""
+    spark = get_spark(settings, app_name, cores)
     # Adaptive query execution runs every shuffle stage as a Spark job of its own; on two
     # shuffle partitions that only adds jobs to every micro-batch.
     spark.conf.set("spark.sql.adaptive.enabled", "false")
@@ -295,7 +295,7 @@ def run(settings: Settings, once: bool = False, rebuild: bool = False) -> None:
     if rebuild:
         remove_derived(settings)
     check_checkpoints(settings, None)
-    spark = stream_session(settings, "segstream-stream")
+    spark = stream_session(settings, "segstream-stream", settings.spark_hot_cores)
     try:
         # Started once this process has resolved the jars, so the two never fetch them at once.
         lake = _LakeKeeper(settings, once)
@@ -355,7 +355,7 @@ def run_lake(settings: Settings, once: bool, follow_stdin: bool) -> None:
     with `once`, until all are idle). `follow_stdin`: run beside a hot part that closes this
     process's stdin when it is done (or gone): then stop, or with `once` drain from then on."""
     check_checkpoints(settings, LAKE_PART)
-    spark = stream_session(settings, "segstream-lake")
+    spark = stream_session(settings, "segstream-lake", settings.spark_lake_cores)
     hot_done = threading.Event()
     if follow_stdin:
 
@@ -465,7 +465,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             run_lake(settings, args.once, args.follow_stdin)
         elif args.part == HOT_PART:
             check_checkpoints(settings, HOT_PART)
-            spark = stream_session(settings, "segstream-stream")
+            spark = stream_session(settings, "segstream-stream", settings.spark_hot_cores)
             try:
                 run_hot(spark, settings, args.once, None)
             finally:
