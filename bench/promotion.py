@@ -85,8 +85,8 @@ class Versions:
                     version = body["model_version"]
                     if version is None:
                         continue
-                    self.first.setdefault(version, r.timestamp / 1000)
-                    self.first[version] = min(self.first[version], r.timestamp / 1000)
+                    at = r.timestamp / 1000
+                    self.first[version] = min(self.first.get(version, at), at)
                     self.customers[version].add(body["customer_id"])
 
     def close(self) -> None:

@@ -31,7 +31,6 @@ from pyspark.sql.types import StructType
 
 from segstream.config import Settings
 from segstream.contracts import tables
-from segstream.contracts.quarantine import QUARANTINE_SCHEMA
 from segstream.contracts.stream_records import PURCHASE, SCORES_SCHEMA
 from segstream.contracts.tables import (
     CUSTOMER_RFM_SCHEMA,
@@ -76,11 +75,10 @@ def inputs(spark: SparkSession, settings: Settings) -> DataFrame:
     rows = transforms.stream_records(
         sources.kafka_topic(spark, settings, settings.topic_customer_scores), SCORES_SCHEMA
     )
-    quarantined = [c for c in QUARANTINE_SCHEMA.fieldNames() if c in rows.columns]
     return rows.select(
         F.col("kafka_timestamp").alias("timestamp"),
         F.col("rec").alias("s"),
-        F.when(F.col("reason").isNotNull(), F.struct(*quarantined)).alias("bad"),
+        transforms.rejected().alias("bad"),
     )
 
 
@@ -93,15 +91,6 @@ def records(rows: DataFrame) -> pa.Table:
         "s.*",
         F.col("bad").isNotNull().alias("rejected"),
     ).toArrow()
-
-
-def quarantine_rows(rows: DataFrame, batch_id: int) -> DataFrame:
-    """The batch's rejected records, shaped as the `quarantine` table."""
-    return rows.where(F.col("bad").isNotNull()).select(
-        "bad.*",
-        F.lit(batch_id).cast("long").alias("batch_id"),
-        F.current_timestamp().alias("quarantined_at"),
-    )
 
 
 def newest(scores: pa.Table) -> pa.Table:
@@ -171,7 +160,11 @@ class CustomerTablesMicroBatch:
         read = time.monotonic()
         if pc.any(rejected).as_py():
             # A second Spark job, only for a batch that has records to quarantine.
-            writes.append(quarantine_rows(rows, batch_id), self._path(tables.QUARANTINE), txn)
+            writes.append(
+                transforms.quarantined_records(rows, "bad", batch_id),
+                self._path(tables.QUARANTINE),
+                txn,
+            )
             log.warning(
                 "%s batch %d: quarantined %d records", QUERY, batch_id, pc.sum(rejected).as_py()
             )

@@ -26,7 +26,6 @@ from pyspark.sql.streaming.query import StreamingQuery
 
 from segstream.config import Settings
 from segstream.contracts import tables
-from segstream.contracts.quarantine import QUARANTINE_SCHEMA
 from segstream.contracts.segment_changes import SEGMENT_CHANGE_SCHEMA
 from segstream.contracts.tables import EVENTS_SCHEMA, SEGMENT_HISTORY_SCHEMA
 from segstream.lake import writes
@@ -63,10 +62,7 @@ def inputs(spark: SparkSession, settings: Settings) -> DataFrame:
     changes = changes.select(
         F.col("kafka_timestamp").alias("timestamp"),
         F.col("rec").alias("ch"),
-        F.when(
-            F.col("reason").isNotNull(),
-            F.struct(*[c for c in QUARANTINE_SCHEMA.fieldNames() if c in changes.columns]),
-        ).alias("bad_change"),
+        transforms.rejected().alias("bad_change"),
         F.when(F.col("reason").isNull(), F.concat(F.lit("c:"), F.col("rec.change_id")))
         .otherwise(F.concat_ws(":", F.lit("q"), "kafka_topic", "kafka_partition", "kafka_offset"))
         .alias("dedupe_key"),
@@ -86,11 +82,7 @@ def messages(rows: DataFrame) -> DataFrame:
 def quarantine_rows(rows: DataFrame, batch_id: int) -> DataFrame:
     """The rejected messages of `transactions` and the rejected records of
     `segment-changes`, shaped as the `quarantine` table."""
-    bad_changes = rows.where(F.col("bad_change").isNotNull()).select(
-        "bad_change.*",
-        F.lit(batch_id).cast("long").alias("batch_id"),
-        F.current_timestamp().alias("quarantined_at"),
-    )
+    bad_changes = transforms.quarantined_records(rows, "bad_change", batch_id)
     return transforms.quarantined(messages(rows), batch_id).unionByName(bad_changes)
 
 

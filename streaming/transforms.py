@@ -296,6 +296,24 @@ def stream_records(
     )
 
 
+def rejected() -> Column:
+    """Over `stream_records` rows: the quarantine row of a rejected record (without the
+    batch's columns), null for a valid one; it travels beside the record in one column."""
+    fields = [
+        f for f in Q.QUARANTINE_SCHEMA.fieldNames() if f not in ("batch_id", "quarantined_at")
+    ]
+    return F.when(F.col("reason").isNotNull(), F.struct(*fields))
+
+
+def quarantined_records(rows: DataFrame, column: str, batch_id: int) -> DataFrame:
+    """The `rejected()` rows carried in `column`, shaped as the `quarantine` table."""
+    return rows.where(F.col(column).isNotNull()).select(
+        f"{column}.*",
+        F.lit(batch_id).cast("long").alias("batch_id"),
+        F.current_timestamp().alias("quarantined_at"),
+    )
+
+
 def control_records(raw: DataFrame, max_ahead_h: float) -> DataFrame:
     """`stream_records` of `segment-control`: also rejects (`future_as_of`) a request whose
     as-of lies more than `max_ahead_h` hours past the time the broker took it."""
